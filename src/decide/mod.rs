@@ -1,0 +1,224 @@
+//! Decide what to persist for one workload: flags, then the config file, then
+//! the workload's annotations, then detection. Pure: reads the object, returns
+//! a [`Plan`].
+
+pub mod annotations;
+pub mod config;
+pub mod detect;
+pub mod select;
+pub mod values;
+
+use crate::yaml::Node;
+use crate::Options;
+use config::{ConfigFile, ModeName, PathEntry, Settings};
+
+/// Deployment → StatefulSet with claim templates, or standalone claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    StatefulSet,
+    Pvc,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::StatefulSet => "statefulset",
+            Mode::Pvc => "pvc",
+        }
+    }
+}
+
+impl From<ModeName> for Mode {
+    fn from(m: ModeName) -> Self {
+        match m {
+            ModeName::Statefulset => Mode::StatefulSet,
+            ModeName::Pvc => Mode::Pvc,
+        }
+    }
+}
+
+/// Where a decision came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Flag,
+    Config(usize),
+    Annotation,
+    Detect(String),
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Flag => "--path".into(),
+            Source::Config(i) => format!("config rules[{i}]"),
+            Source::Annotation => format!("annotation {}paths", annotations::PREFIX),
+            Source::Detect(why) => format!("detection: {why}"),
+        }
+    }
+}
+
+/// One path to put on a claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathReq {
+    pub container: Option<String>,
+    pub path: String,
+    pub claim_name: Option<String>,
+    /// `None`: the emptyDir's sizeLimit if it has one, else the default.
+    pub size: Option<String>,
+    pub storage_class: Option<String>,
+    /// Empty until decided; `ReadWriteOnce` when nothing says otherwise.
+    pub access_modes: Vec<String>,
+    pub source: Source,
+}
+
+impl PathReq {
+    pub fn new(source: Source) -> PathReq {
+        PathReq {
+            container: None,
+            path: String::new(),
+            claim_name: None,
+            size: None,
+            storage_class: None,
+            access_modes: Vec::new(),
+            source,
+        }
+    }
+}
+
+/// What to do to one workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub mode: Mode,
+    pub paths: Vec<PathReq>,
+    pub fs_group: Option<i64>,
+    /// Detection's proposals that were not taken, for `--explain`.
+    pub notes: Vec<String>,
+}
+
+/// Settings layered by precedence; the first that has a value wins.
+struct Layers<'a> {
+    layers: Vec<&'a Settings>,
+}
+
+impl<'a> Layers<'a> {
+    fn get<T: Clone>(&self, f: impl Fn(&Settings) -> Option<&T>) -> Option<T> {
+        self.layers.iter().find_map(|s| f(s).cloned())
+    }
+}
+
+/// Decide the plan for a workload. `None` when nothing is to be persisted.
+/// `explicit`: the user named this workload (TYPE/NAME), which overrides a
+/// `skip` annotation or rule.
+pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool) -> Result<Option<Plan>, String> {
+    let name = obj.str_at(&["metadata", "name"]).unwrap_or_default();
+    let namespace = obj.str_at(&["metadata", "namespace"]).or(opts.namespace.as_deref());
+    let labels = obj.path(&["metadata", "labels"]);
+    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Node::as_str);
+    let file = opts.config.as_ref();
+    let rule = file.and_then(|f: &ConfigFile| {
+        f.rules.iter().enumerate().find(|(_, r)| r.matcher.matches(kind, name, namespace, label))
+    });
+    let ann = annotations::read(obj).map_err(|e| format!("annotation {e}"))?;
+
+    if !explicit && (ann.skip || rule.is_some_and(|(_, r)| r.skip)) {
+        return Ok(None);
+    }
+
+    let flag_settings = Settings {
+        mode: None,
+        size: opts.size.clone(),
+        storage_class: opts.storage_class.clone(),
+        access_modes: opts.access_modes.clone(),
+        fs_group: opts.fs_group,
+    };
+    let empty = Settings::default();
+    let rule_settings = rule.map_or(&empty, |(_, r)| &r.settings);
+    let defaults = file.map_or(&empty, |f| &f.defaults);
+    let layers = Layers { layers: vec![&flag_settings, rule_settings, &ann.settings, defaults] };
+
+    let mode = opts.mode.or_else(|| layers.get(|s| s.mode.as_ref()).map(Mode::from)).unwrap_or_default();
+    let mut notes = Vec::new();
+
+    // Which paths: the first source that names any.
+    let mut paths: Vec<PathReq> = Vec::new();
+    if !opts.paths.is_empty() {
+        for (c, p) in &opts.paths {
+            paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Flag) });
+        }
+    } else if let Some((i, r)) = rule.filter(|(_, r)| !r.paths.is_empty()) {
+        for e in &r.paths {
+            let mut req = PathReq::new(Source::Config(i));
+            match e {
+                PathEntry::Short(s) => {
+                    let (c, p) = values::parse_path_spec(s)?;
+                    req.container = c;
+                    req.path = p;
+                }
+                PathEntry::Long(d) => {
+                    req.container = d.container.clone();
+                    req.path = values::check_path(&d.path)?;
+                    req.claim_name = d.claim_name.clone();
+                    req.size = d.size.clone();
+                    req.storage_class = d.storage_class.clone();
+                    if let Some(m) = &d.access_modes {
+                        req.access_modes = m.iter().map(|m| values::check_access_mode(m)).collect::<Result<_, _>>()?;
+                    }
+                }
+            }
+            paths.push(req);
+        }
+    } else if !ann.paths.is_empty() {
+        for (c, p) in &ann.paths {
+            paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Annotation) });
+        }
+    } else if opts.detect != detect::Level::Off {
+        for prop in detect::detect(kind, pod, opts) {
+            if prop.taken(opts.detect) {
+                let mut req = PathReq {
+                    container: prop.container.clone(),
+                    path: prop.path.clone(),
+                    ..PathReq::new(Source::Detect(prop.reason.clone()))
+                };
+                req.size = prop.size.clone();
+                paths.push(req);
+            } else {
+                notes.push(format!("{} not persisted: {} ({:?} confidence)", prop.path, prop.reason, prop.confidence));
+            }
+        }
+    }
+    if paths.is_empty() {
+        return Ok(if notes.is_empty() { None } else { Some(Plan { mode, paths, fs_group: None, notes }) });
+    }
+
+    // Per-path settings: a flag beats everything, then the path's own config
+    // entry, the matching rule, the annotations, detection's hint, the
+    // config defaults.
+    let specific = Layers { layers: vec![&flag_settings, rule_settings, &ann.settings] };
+    let checked_modes = |m: &Vec<String>| m.iter().map(|m| values::check_access_mode(m)).collect::<Result<Vec<_>, _>>();
+    for p in &mut paths {
+        let own = p.size.take();
+        let (own, hint) = if matches!(p.source, Source::Detect(_)) { (None, own) } else { (own, None) };
+        p.size = opts
+            .size
+            .clone()
+            .or(own)
+            .or_else(|| specific.layers[1..].iter().find_map(|s| s.size.clone()))
+            .or(hint)
+            .or_else(|| defaults.size.clone());
+        let own_sc = p.storage_class.take();
+        p.storage_class = opts.storage_class.clone().or(own_sc).or_else(|| layers.get(|s| s.storage_class.as_ref()));
+        if let Some(m) = &opts.access_modes {
+            p.access_modes = checked_modes(m)?;
+        } else if p.access_modes.is_empty() {
+            if let Some(m) = layers.get(|s| s.access_modes.as_ref()) {
+                p.access_modes = checked_modes(&m)?;
+            }
+        }
+        if p.access_modes.is_empty() {
+            p.access_modes = vec!["ReadWriteOnce".into()];
+        }
+    }
+    let fs_group = layers.get(|s| s.fs_group.as_ref());
+    Ok(Some(Plan { mode, paths, fs_group, notes }))
+}

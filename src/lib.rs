@@ -1,0 +1,435 @@
+//! kubectl-persist: make a Kubernetes app's data persistent.
+//!
+//! The library is the manifest transformer, with no I/O: [`transform`] takes
+//! the input streams and [`Options`] and returns the output documents, in
+//! order, plus notes for the user. The stages, in order:
+//!
+//! 1. **read/split** ([`stream`], [`yaml::split`]): documents are found by a
+//!    line scan; only those that matter (workloads, Services, claims, scalers,
+//!    Lists) are parsed, into trees that remember their source bytes.
+//! 2. **decide** ([`decide`]): which workloads, which paths, what size; from
+//!    flags, then the config file, then annotations, then detection.
+//! 3. **rewrite** ([`rules`]): one small rule per edit, composed per workload.
+//! 4. **render** ([`yaml::render`]): edited documents are written back by
+//!    copying every unchanged byte; untouched documents are never re-encoded.
+//!
+//! Emitting (YAML, JSON, diff) is in [`emit`]; the binary adds files,
+//! terminals and clusters.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod decide;
+pub mod emit;
+pub mod error;
+pub mod rules;
+pub mod stream;
+pub mod yaml;
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+pub use error::{Error, Result};
+pub use stream::Input;
+
+use decide::config::ConfigFile;
+use decide::detect;
+use decide::select::{Selector, Target, WorkloadKind};
+use decide::Mode;
+use rules::{persist, pod_spec, scale_targets};
+use stream::Stream;
+use yaml::render::{fresh_document, DocStyle, Renderer};
+use yaml::{Limits, Node};
+
+/// Helm 4 marks each document with the template it came from; new objects
+/// carry it too, so Helm files them with their source.
+pub const HELM4_FILENAME: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// Everything that steers a run, already checked (the binary builds it from
+/// flags; tests build it directly).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `TYPE/NAME` arguments.
+    pub targets: Vec<Target>,
+    pub selector: Option<Selector>,
+    /// `[CONTAINER:]PATH` from `--path`.
+    pub paths: Vec<(Option<String>, String)>,
+    pub mode: Option<Mode>,
+    pub size: Option<String>,
+    pub storage_class: Option<String>,
+    pub access_modes: Option<Vec<String>>,
+    pub fs_group: Option<i64>,
+    /// `-n`: the namespace of objects that name none.
+    pub namespace: Option<String>,
+    pub config: Option<ConfigFile>,
+    pub detect: detect::Level,
+    pub limits: Limits,
+    /// Parse every document (for `-o json`).
+    pub parse_all: bool,
+    /// Size of a claim when nothing else says.
+    pub default_size: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            targets: Vec::new(),
+            selector: None,
+            paths: Vec::new(),
+            mode: None,
+            size: None,
+            storage_class: None,
+            access_modes: None,
+            fs_group: None,
+            namespace: None,
+            config: None,
+            detect: detect::Level::Safe,
+            limits: Limits::default(),
+            parse_all: false,
+            default_size: "1Gi".into(),
+        }
+    }
+}
+
+/// Something to tell the user on stderr.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// A decision, shown with `--explain`.
+    Explain(String),
+    /// Always shown.
+    Warning(String),
+}
+
+/// One output document.
+#[derive(Debug)]
+pub struct OutDoc<'a> {
+    pub input: usize,
+    /// Number of the document in its input (for added objects: the document
+    /// that caused them).
+    pub number: usize,
+    /// The input bytes of this document (empty for added objects).
+    pub original: &'a str,
+    /// The output bytes: the input itself when nothing changed.
+    pub text: Cow<'a, str>,
+    /// The document's final tree, where it was parsed.
+    pub tree: Option<Node>,
+    pub added: bool,
+    /// `Kind namespace/name` for messages and diff headers.
+    pub label: String,
+}
+
+impl OutDoc<'_> {
+    pub fn changed(&self) -> bool {
+        self.added || self.text != self.original
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    pub docs: Vec<OutDoc<'a>>,
+    pub notes: Vec<Note>,
+}
+
+/// Run the transformer over the inputs.
+pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>> {
+    let mut s = Stream::read(inputs, &opts.limits, opts.parse_all)?;
+    let mut notes = Vec::new();
+    let selected = select(&s, opts, &mut notes)?;
+    let mut converted: HashSet<(Option<String>, String)> = HashSet::new();
+    for (idx, explicit) in selected {
+        rewrite_workload(&mut s, idx, explicit, opts, &mut notes, &mut converted)?;
+    }
+    retarget_scalers(&mut s, opts, &converted, &mut notes)?;
+    render(s, notes)
+}
+
+/// Which workloads the run is about: `(index into objects, named explicitly)`.
+fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usize, bool)>> {
+    let ns_ok = |o: &stream::ObjInfo| match (&opts.namespace, o.namespace.as_deref().filter(|n| !n.is_empty())) {
+        (Some(want), Some(have)) => want == have,
+        _ => true,
+    };
+    let mut out = Vec::new();
+    if !opts.targets.is_empty() {
+        for t in &opts.targets {
+            let found: Vec<usize> = s
+                .objects
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.kind == t.kind.as_str() && o.name == t.name && ns_ok(o))
+                .map(|(i, _)| i)
+                .collect();
+            if found.is_empty() {
+                let ns = opts.namespace.as_deref().map(|n| format!(" in namespace {n}")).unwrap_or_default();
+                return Err(Error::Request(format!("{t} not found in the input{ns}")));
+            }
+            out.extend(found.into_iter().map(|i| (i, true)));
+        }
+        return Ok(out);
+    }
+    let mut any_deployment = false;
+    for (i, o) in s.objects.iter().enumerate() {
+        if o.kind != "Deployment" || !ns_ok(o) {
+            continue;
+        }
+        any_deployment = true;
+        let obj = s.obj(o.id);
+        let label = |k: &str| obj.and_then(|n| n.path(&["metadata", "labels", k])).and_then(Node::as_str);
+        if let Some(sel) = &opts.selector {
+            if !sel.matches(label) {
+                continue;
+            }
+        }
+        if obj.and_then(|n| n.path(&["metadata", "annotations", "helm.sh/hook"])).is_some() {
+            notes.push(Note::Explain(format!("{}: a Helm hook; left alone", o.label())));
+            continue;
+        }
+        out.push((i, false));
+    }
+    if out.is_empty() {
+        let asked = opts.selector.is_some() || !opts.paths.is_empty();
+        if let Some(sel) = &opts.selector {
+            notes.push(Note::Warning(format!(
+                "no Deployment in the input matches the selector {sel:?}; nothing changed"
+            )));
+        } else if asked && !any_deployment {
+            notes.push(Note::Warning("the input has no Deployment; nothing changed (StatefulSets change only when named, e.g. statefulset/NAME)".into()));
+        }
+    }
+    Ok(out)
+}
+
+fn rewrite_workload(
+    s: &mut Stream,
+    idx: usize,
+    explicit: bool,
+    opts: &Options,
+    notes: &mut Vec<Note>,
+    converted: &mut HashSet<(Option<String>, String)>,
+) -> Result<()> {
+    let info = s.objects[idx].clone();
+    let label = info.label();
+    let kind = WorkloadKind::from_kind(&info.kind).expect("selected workloads are Deployments or StatefulSets");
+    let at = |s: &Stream, n: Option<&Node>| {
+        let mut r = s.doc_ref(info.id.doc, None);
+        r.object = Some(label.clone());
+        r.line = n.map(|n| s.node_line(info.id.doc, n));
+        r
+    };
+    let obj = s.obj(info.id).expect("selected objects are parsed");
+    let Some(pod) = pod_spec(obj, &info.kind) else {
+        return Err(Error::Rewrite {
+            at: Box::new(at(s, Some(obj))),
+            msg: "the workload has no pod template (spec.template.spec)".into(),
+        });
+    };
+    let plan = decide::decide(obj, &info.kind, pod, opts, explicit)
+        .map_err(|msg| Error::Rewrite { at: Box::new(at(s, Some(obj))), msg })?;
+    let Some(plan) = plan else {
+        notes.push(Note::Explain(format!("{label}: nothing to persist")));
+        return Ok(());
+    };
+    for n in &plan.notes {
+        notes.push(Note::Explain(format!("{label}: {n}")));
+    }
+    if plan.paths.is_empty() {
+        return Ok(());
+    }
+    for p in &plan.paths {
+        let c = p.container.as_deref().map(|c| format!(" in container {c}")).unwrap_or_default();
+        notes.push(Note::Explain(format!("{label}: persist {}{c} (from {})", p.path, p.source.describe())));
+    }
+    // What the rest of the stream says.
+    let ns = info.effective_ns(opts.namespace.as_deref()).map(str::to_string);
+    let pod_labels: Vec<(String, String)> = obj
+        .path(&["spec", "template", "metadata", "labels"])
+        .map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
+        .unwrap_or_default();
+    let same_ns = |o: &stream::ObjInfo| o.effective_ns(opts.namespace.as_deref()) == ns.as_deref();
+    let headless = s
+        .objects
+        .iter()
+        .filter(|o| o.kind == "Service" && same_ns(o))
+        .find(|o| s.obj(o.id).is_some_and(|svc| rules::headless::selects(svc, &pod_labels)))
+        .map(|o| o.name.clone());
+    let claims: Vec<(String, Vec<String>)> = s
+        .objects
+        .iter()
+        .filter(|o| o.kind == "PersistentVolumeClaim" && same_ns(o))
+        .map(|o| {
+            let modes = s
+                .obj(o.id)
+                .and_then(|c| c.path(&["spec", "accessModes"]))
+                .map(|m| m.items().filter_map(|i| i.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            (o.name.clone(), modes)
+        })
+        .collect();
+    let claim_modes = |name: &str| claims.iter().find(|(n, _)| n == name).map(|(_, m)| m.clone());
+    let helm4 = obj.path(&["metadata", "annotations", HELM4_FILENAME]).and_then(Node::as_str).map(str::to_string);
+    let env = persist::Env {
+        name: &info.name,
+        namespace: info.namespace.as_deref().filter(|n| !n.is_empty()),
+        headless,
+        claim_modes: &claim_modes,
+        annotations: helm4.into_iter().map(|f| (HELM4_FILENAME, f)).collect(),
+        default_size: &opts.default_size,
+    };
+    let at_obj = at(s, Some(obj));
+    let obj = s.obj_mut(info.id).expect("parsed");
+    let done = persist::rewrite(obj, kind, &plan, &env).map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;
+    for c in &done.changes {
+        notes.push(Note::Explain(format!("{label}: {}", c.0)));
+    }
+    for sk in &done.skipped {
+        notes.push(Note::Explain(format!("{label}: {sk}")));
+    }
+    for w in done.warnings {
+        notes.push(Note::Warning(w));
+    }
+    if done.converted {
+        converted.insert((ns, info.name.clone()));
+    }
+    s.docs[info.id.doc].added.extend(done.new_objects);
+    Ok(())
+}
+
+fn retarget_scalers(
+    s: &mut Stream,
+    opts: &Options,
+    converted: &HashSet<(Option<String>, String)>,
+    notes: &mut Vec<Note>,
+) -> Result<()> {
+    if converted.is_empty() {
+        return Ok(());
+    }
+    let scalers: Vec<stream::ObjInfo> =
+        s.objects.iter().filter(|o| scale_targets::SCALERS.contains(&o.kind.as_str())).cloned().collect();
+    for o in scalers {
+        let Some(obj) = s.obj(o.id) else { continue };
+        let Some(target) = scale_targets::deployment_target(obj, &o.kind) else { continue };
+        let key = (o.effective_ns(opts.namespace.as_deref()).map(str::to_string), target.to_string());
+        if !converted.contains(&key) {
+            continue;
+        }
+        let mut at = s.doc_ref(o.id.doc, None);
+        at.object = Some(o.label());
+        let obj = s.obj_mut(o.id).expect("parsed");
+        let changes = scale_targets::retarget(obj, &o.kind).map_err(|msg| Error::Rewrite { at: Box::new(at), msg })?;
+        for c in changes {
+            notes.push(Note::Explain(format!("{}: {}", o.label(), c.0)));
+        }
+    }
+    Ok(())
+}
+
+/// Write every document: untouched ones as their input bytes, edited ones
+/// patched, added objects after the document that caused them.
+fn render(s: Stream<'_>, notes: Vec<Note>) -> Result<Outcome<'_>> {
+    let mut docs = Vec::with_capacity(s.docs.len());
+    for d in 0..s.docs.len() {
+        let ds = &s.docs[d];
+        let label = s.doc_ref(d, None).object.unwrap_or_default();
+        let text: Cow<str> = match (&ds.tree, &ds.edited) {
+            (Some(orig), Some(new)) if !new.same(orig) => {
+                let style = DocStyle::detect(ds.doc.text, orig);
+                let mut out = String::with_capacity(ds.doc.text.len() + 512);
+                Renderer { src: ds.doc.text, style: &style }.document(orig, new, &mut out);
+                check_rendering(&s, d, &out, orig, new)?;
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(ds.doc.text),
+        };
+        let tree = ds.edited.clone().or_else(|| ds.tree.clone());
+        let ends_nl = text.ends_with('\n');
+        docs.push(OutDoc {
+            input: ds.input,
+            number: ds.number,
+            original: ds.doc.text,
+            text,
+            tree,
+            added: false,
+            label,
+        });
+        if ds.added.is_empty() {
+            continue;
+        }
+        let style = ds.tree.as_ref().map(|t| DocStyle::detect(ds.doc.text, t)).unwrap_or_default();
+        let style = DocStyle { step: 2, ..style };
+        let source = ds.doc.head.source;
+        for (k, obj) in ds.added.iter().enumerate() {
+            let mut t = String::new();
+            if k == 0 && !ends_nl {
+                t.push_str(style.nl);
+            }
+            t.push_str("---");
+            t.push_str(style.nl);
+            if let Some(src) = source {
+                t.push_str("# Source: ");
+                t.push_str(src);
+                t.push_str(style.nl);
+            }
+            t.push_str(&fresh_document(obj, &style));
+            t.push_str(style.nl);
+            let kind = obj.str_at(&["kind"]).unwrap_or_default();
+            let name = obj.str_at(&["metadata", "name"]).unwrap_or_default();
+            docs.push(OutDoc {
+                input: ds.input,
+                number: ds.number,
+                original: "",
+                text: Cow::Owned(t),
+                tree: Some(obj.clone()),
+                added: true,
+                label: format!("{kind} {name}"),
+            });
+        }
+    }
+    Ok(Outcome { docs, notes })
+}
+
+/// An anchor whose content changed while aliases still refer to it.
+fn changed_anchor(orig: &Node, new: &Node) -> Option<String> {
+    fn walk<'n>(n: &'n Node, aliases: &mut Vec<&'n str>, anchors: &mut Vec<(&'n str, &'n Node)>) {
+        if let Some(a) = &n.anchor {
+            anchors.push((a, n));
+        }
+        match &n.kind {
+            yaml::Kind::Alias(a) => aliases.push(a),
+            yaml::Kind::Map { entries, .. } => entries.iter().for_each(|e| walk(&e.value, aliases, anchors)),
+            yaml::Kind::Seq { items, .. } => items.iter().for_each(|i| walk(&i.node, aliases, anchors)),
+            yaml::Kind::Scalar(_) => {}
+        }
+    }
+    let (mut used, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
+    walk(orig, &mut used, &mut before);
+    if used.is_empty() {
+        return None;
+    }
+    walk(new, &mut Vec::new(), &mut after);
+    used.into_iter()
+        .find(|name| {
+            let b = before.iter().find(|(a, _)| a == name).map(|(_, n)| *n);
+            let a = after.iter().find(|(a, _)| a == name).map(|(_, n)| *n);
+            !matches!((b, a), (Some(b), Some(a)) if b.same_value(a))
+        })
+        .map(str::to_string)
+}
+
+/// The renderer promises that the text means what the edited tree means;
+/// check it, so a bug there stops the run instead of writing a wrong manifest.
+fn check_rendering(s: &Stream, d: usize, out: &str, orig: &Node, new: &Node) -> Result<()> {
+    if let Some(name) = changed_anchor(orig, new) {
+        return Err(Error::Rewrite {
+            at: Box::new(s.doc_ref(d, None)),
+            msg: format!("the edit would change what the YAML alias *{name} stands for elsewhere in the document; expand the alias first"),
+        });
+    }
+    let limits = Limits { max_doc_bytes: usize::MAX, ..Limits::default() };
+    let ok = matches!(yaml::parse::parse(out, &limits), Ok(Some(back)) if back.same_value(new));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Rewrite {
+            at: Box::new(s.doc_ref(d, None)),
+            msg: "internal error: the rewritten document would not mean what was intended; nothing written (please report this)".into(),
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The headless Service a StatefulSet names in `serviceName`: an existing one
+//! that selects the pods, else a new `<name>-headless`.
+
+use super::fit_name;
+use crate::yaml::Node;
+
+/// Does this Service object select the pods with these labels, headless?
+pub fn selects(service: &Node, pod_labels: &[(String, String)]) -> bool {
+    let Some(spec) = service.get("spec") else { return false };
+    if spec.str_at(&["clusterIP"]) != Some("None") {
+        return false;
+    }
+    let Some(sel) = spec.get("selector").filter(|s| !s.is_empty()) else { return false };
+    sel.string_pairs().iter().all(|(k, v)| pod_labels.iter().any(|(pk, pv)| pk == k && pv == v))
+}
+
+/// Name of the Service this tool creates for a StatefulSet `name`.
+pub fn default_name(name: &str) -> String {
+    fit_name(&format!("{name}-headless"), 63)
+}
+
+/// A headless Service selecting the workload's pods. No ports: a headless
+/// Service only needs to exist for the pods' DNS names.
+pub fn service(
+    name: &str,
+    namespace: Option<&str>,
+    labels: &[(String, String)],
+    selector: &[(String, String)],
+    annotations: &[(&str, String)],
+) -> Node {
+    let mut meta = Node::map().with("name", Node::str(name));
+    if let Some(ns) = namespace {
+        meta.set("namespace", Node::str(ns));
+    }
+    let pairs = |p: &[(String, String)]| {
+        let mut m = Node::map();
+        for (k, v) in p {
+            m.set(k, Node::str(v.as_str()));
+        }
+        m
+    };
+    if !labels.is_empty() {
+        meta.set("labels", pairs(labels));
+    }
+    if !annotations.is_empty() {
+        let mut a = Node::map();
+        for (k, v) in annotations {
+            a.set(k, Node::str(v.as_str()));
+        }
+        meta.set("annotations", a);
+    }
+    Node::map()
+        .with("apiVersion", Node::str("v1"))
+        .with("kind", Node::str("Service"))
+        .with("metadata", meta)
+        .with("spec", Node::map().with("clusterIP", Node::str("None")).with("selector", pairs(selector)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse;
+
+    #[test]
+    fn selection() {
+        let labels = vec![("app".to_string(), "web".to_string()), ("tier".to_string(), "x".to_string())];
+        let svc = |s: &str| parse::parse(s, &Default::default()).unwrap().unwrap();
+        assert!(selects(&svc("spec:\n  clusterIP: None\n  selector: {app: web}\n"), &labels));
+        assert!(!selects(&svc("spec:\n  selector: {app: web}\n"), &labels));
+        assert!(!selects(&svc("spec:\n  clusterIP: None\n  selector: {app: db}\n"), &labels));
+        assert!(!selects(&svc("spec:\n  clusterIP: None\n"), &labels));
+        assert_eq!(default_name("web"), "web-headless");
+        assert!(default_name(&"a".repeat(70)).len() <= 63);
+    }
+}

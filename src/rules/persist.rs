@@ -1,0 +1,186 @@
+//! The rewrite of one workload: the rules, in order, for the chosen mode.
+
+use super::add_claim::{self, ClaimSpec};
+use super::locate::{locate, Located};
+use super::{
+    add_mount, fit_name, fs_group, headless, pod_spec, pod_spec_mut, strategy, to_statefulset, verify, Change,
+};
+use crate::decide::select::WorkloadKind;
+use crate::decide::{Mode, Plan};
+use crate::yaml::Node;
+
+/// What the rest of the stream tells a rewrite.
+pub struct Env<'a> {
+    pub name: &'a str,
+    /// The object's own `metadata.namespace`, copied onto new objects.
+    pub namespace: Option<&'a str>,
+    /// An existing headless Service that selects the pods.
+    pub headless: Option<String>,
+    /// Access modes of a claim the stream defines, by name.
+    pub claim_modes: &'a dyn Fn(&str) -> Option<Vec<String>>,
+    /// Annotations every new object gets (Helm 4's postrender filename).
+    pub annotations: Vec<(&'static str, String)>,
+    /// Size for a claim when nothing else gives one.
+    pub default_size: &'a str,
+}
+
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    pub changes: Vec<Change>,
+    /// Paths left alone, with the reason.
+    pub skipped: Vec<String>,
+    pub new_objects: Vec<Node>,
+    pub warnings: Vec<String>,
+    /// The Deployment became a StatefulSet.
+    pub converted: bool,
+}
+
+fn pairs(n: Option<&Node>) -> Vec<(String, String)> {
+    n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect()).unwrap_or_default()
+}
+
+pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Result<Rewritten, String> {
+    let before = obj.clone();
+    let kind_s = kind.as_str();
+    let pod = pod_spec(obj, kind_s).ok_or("the workload has no pod template (spec.template.spec)")?;
+    let templates: Vec<String> = obj
+        .path(&["spec", "volumeClaimTemplates"])
+        .into_iter()
+        .flat_map(|t| t.items())
+        .filter_map(|t| t.str_at(&["metadata", "name"]).map(str::to_string))
+        .collect();
+    let Located { converts, news, skips } = locate(pod, &templates, &plan.paths)?;
+    let mut out = Rewritten::default();
+    for s in &skips {
+        out.skipped.push(format!("{}: {}", plan.paths[s.req].path, s.why));
+    }
+    let claim_for = |req: usize, volume: Option<&str>| ClaimSpec {
+        size: plan.paths[req]
+            .size
+            .clone()
+            .or_else(|| volume.and_then(|v| add_claim::size_limit(pod, v)))
+            .unwrap_or_else(|| env.default_size.to_string()),
+        storage_class: plan.paths[req].storage_class.clone(),
+        access_modes: plan.paths[req].access_modes.clone(),
+    };
+    let converts: Vec<(String, ClaimSpec)> =
+        converts.iter().map(|(v, r)| (v.clone(), claim_for(*r, Some(v)))).collect();
+    let news: Vec<(&super::locate::NewVolume, ClaimSpec)> = news.iter().map(|n| (n, claim_for(n.req, None))).collect();
+    let replicas = obj.path(&["spec", "replicas"]).map_or(Some(1), Node::as_i64).unwrap_or(1);
+    let selector = pairs(obj.path(&["spec", "selector", "matchLabels"]));
+    let nonroot = fs_group::nonroot_without_fs_group(pod);
+
+    if converts.is_empty() && news.is_empty() {
+        // Everything asked for is already on a claim (or must stay as it is).
+        let rwo = skips.iter().filter_map(|s| s.claim.as_deref()).any(|c| {
+            (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
+        });
+        if kind == WorkloadKind::Deployment && rwo {
+            out.changes.extend(strategy::recreate(obj)?);
+        }
+        verify::verify(&before, kind_s, obj, kind_s)?;
+        return Ok(out);
+    }
+
+    let mode =
+        if kind == WorkloadKind::StatefulSet && plan.mode == Mode::StatefulSet { Mode::StatefulSet } else { plan.mode };
+    match mode {
+        Mode::StatefulSet => {
+            if kind == WorkloadKind::Deployment {
+                let service = env.headless.clone().unwrap_or_else(|| headless::default_name(env.name));
+                if env.headless.is_none() {
+                    let labels = pairs(obj.path(&["metadata", "labels"]));
+                    let sel = if selector.is_empty() {
+                        pairs(obj.path(&["spec", "template", "metadata", "labels"]))
+                    } else {
+                        selector.clone()
+                    };
+                    out.new_objects.push(headless::service(&service, env.namespace, &labels, &sel, &env.annotations));
+                    out.changes.push(Change(format!("new headless Service {service}")));
+                }
+                out.changes.extend(to_statefulset::apply(obj, &service)?);
+                out.converted = true;
+            }
+            for (v, claim) in &converts {
+                let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                out.changes.extend(add_claim::remove_volume(pod, v)?);
+                out.changes.extend(add_claim::add_template(obj, v, claim)?);
+            }
+            for (n, claim) in &news {
+                out.changes.extend(add_claim::add_template(obj, &n.name, claim)?);
+                let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                for c in &n.containers {
+                    out.changes.extend(add_mount::add(pod, c, &n.name, &n.path)?);
+                }
+            }
+        }
+        Mode::Pvc => {
+            let mut rwo = false;
+            let mut add_object = |claim_name: &str, claim: &ClaimSpec, out: &mut Rewritten| {
+                rwo |= claim.read_write_once();
+                out.new_objects.push(add_claim::claim_object(
+                    claim_name,
+                    env.namespace,
+                    &selector,
+                    &env.annotations,
+                    claim,
+                ));
+                out.changes.push(Change(format!(
+                    "new PersistentVolumeClaim {claim_name}: {} (kept on helm uninstall)",
+                    claim.describe()
+                )));
+            };
+            for (v, claim) in &converts {
+                let claim_name = fit_name(&format!("{}-{v}", env.name), 253);
+                if (env.claim_modes)(&claim_name).is_some() {
+                    return Err(format!("a PersistentVolumeClaim named {claim_name} is already in the input; it would be shared by accident"));
+                }
+                let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                out.changes.extend(add_claim::volume_to_claim(pod, v, &claim_name)?);
+                add_object(&claim_name, claim, &mut out);
+            }
+            for (n, claim) in &news {
+                let claim_name = fit_name(&format!("{}-{}", env.name, n.name), 253);
+                if (env.claim_modes)(&claim_name).is_some() {
+                    return Err(format!("a PersistentVolumeClaim named {claim_name} is already in the input; it would be shared by accident"));
+                }
+                let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                out.changes.extend(add_claim::add_claim_volume(pod, &n.name, &claim_name)?);
+                for c in &n.containers {
+                    out.changes.extend(add_mount::add(pod, c, &n.name, &n.path)?);
+                }
+                add_object(&claim_name, claim, &mut out);
+            }
+            if rwo && kind == WorkloadKind::Deployment {
+                out.changes.extend(strategy::recreate(obj)?);
+            }
+            if rwo && replicas > 1 {
+                out.warnings.push(format!(
+                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany or --mode statefulset",
+                    env.name
+                ));
+            }
+        }
+    }
+    let gid = plan.fs_group;
+    let pod = pod_spec_mut(obj, kind_s).expect("checked");
+    match gid {
+        Some(g) => {
+            let (ch, warn) = fs_group::apply(pod, g)?;
+            out.changes.extend(ch);
+            out.warnings.extend(warn);
+        }
+        None => {
+            if let Some(c) = nonroot {
+                out.warnings.push(format!(
+                    "container {c} of {} runs as non-root and the pod sets no fsGroup: the new claim may not be writable (use --fs-group GID)",
+                    env.name
+                ));
+            }
+        }
+    }
+    let after_kind = if out.converted { "StatefulSet" } else { kind_s };
+    verify::verify(&before, kind_s, obj, after_kind)
+        .map_err(|e| format!("internal check failed, nothing written: {e}"))?;
+    Ok(out)
+}
