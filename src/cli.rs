@@ -1,0 +1,346 @@
+//! The command line: clap definitions (their doc comments are the help), and
+//! the checks that turn what was typed into the library's [`Options`].
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+use kubectl_persist::decide::detect::Level;
+use kubectl_persist::decide::select::{Selector, Target};
+use kubectl_persist::decide::{values, Mode};
+use kubectl_persist::emit::Format;
+use kubectl_persist::yaml::Limits;
+use kubectl_persist::Options;
+
+const EXAMPLES: &str = "\
+  # Make the data of every Deployment in a rendered chart persistent (StatefulSets with claims)
+  helm template my-app ./chart | kubectl persist --path /data
+
+  # As a Helm 3 post-renderer
+  helm install my-app ./chart --post-renderer kubectl-persist --post-renderer-args=--path --post-renderer-args=/data
+
+  # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/helm)
+  helm install my-app ./chart --post-renderer persist --post-renderer-args=--path --post-renderer-args=/data
+
+  # Keep the Deployment, add standalone claims instead, and show what changed
+  kubectl persist -f app.yaml --mode pvc --path app:/var/lib/app -o diff
+
+  # No flags: annotations (kubectl-persist/paths) and detection decide; --explain says why
+  kubectl persist -f app.yaml --explain
+
+  # One workload of a file, with size and storage class
+  kubectl persist -f app.yaml deployment/web --path /data --size 10Gi --storage-class fast";
+
+const TEMPLATE: &str = "\
+{about-with-newline}
+Examples:
+{before-help}
+
+{usage-heading} {usage}
+
+{all-args}{after-help}";
+
+/// Make an app's data survive redeploys: put its data paths on
+/// PersistentVolumeClaims and turn its Deployments into StatefulSets with
+/// volumeClaimTemplates (or add standalone claims with --mode pvc).
+///
+/// Reads manifests from files (-f) or stdin, as a Helm post-renderer does,
+/// and writes the whole stream to stdout. Documents it does not rewrite come
+/// out byte for byte.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl-persist",
+    bin_name = "kubectl persist",
+    version = version_string(),
+    before_help = EXAMPLES,
+    help_template = TEMPLATE,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completion {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Workloads to change: deployment/NAME, deploy/NAME, statefulset/NAME, sts/NAME.
+    /// Without these, every Deployment in the input is changed (StatefulSets only when named).
+    #[arg(value_name = "TYPE/NAME")]
+    pub targets: Vec<String>,
+
+    /// File, directory (*.yaml, *.yml, *.json) or '-' for stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", help_heading = "Input")]
+    pub filenames: Vec<PathBuf>,
+
+    /// Read directories given with -f recursively.
+    #[arg(short = 'R', long, help_heading = "Input")]
+    pub recursive: bool,
+
+    /// Only Deployments whose labels match, e.g. app=web,tier!=cache.
+    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Selection")]
+    pub selector: Option<String>,
+
+    /// Every Deployment in the input (what happens anyway without TYPE/NAME or -l).
+    #[arg(long, conflicts_with_all = ["selector", "targets"], help_heading = "Selection")]
+    pub all: bool,
+
+    /// Namespace of objects that do not name one; narrows TYPE/NAME and -l to it.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", help_heading = "Selection")]
+    pub namespace: Option<String>,
+
+    /// A path to persist, [CONTAINER:]MOUNT_PATH. Repeatable.
+    /// Without --path, --config, annotations and detection decide.
+    #[arg(long = "path", value_name = "[CONTAINER:]PATH", help_heading = "What to persist")]
+    pub paths: Vec<String>,
+
+    /// statefulset: Deployment → StatefulSet with volumeClaimTemplates (default).
+    /// pvc: keep the Deployment, add PersistentVolumeClaims (kept on helm uninstall).
+    #[arg(long, value_enum, help_heading = "What to persist")]
+    pub mode: Option<ModeArg>,
+
+    /// Claim size, a Kubernetes quantity [default: 1Gi, or the emptyDir's sizeLimit].
+    #[arg(long, value_name = "QUANTITY", help_heading = "What to persist")]
+    pub size: Option<String>,
+
+    /// StorageClass of new claims [default: the cluster's default class].
+    #[arg(long, value_name = "NAME", help_heading = "What to persist")]
+    pub storage_class: Option<String>,
+
+    /// Access mode of new claims (ReadWriteOnce, ReadWriteMany, RWO, RWX, ...). Repeatable.
+    #[arg(long = "access-mode", value_name = "MODE", value_delimiter = ',', help_heading = "What to persist")]
+    pub access_modes: Vec<String>,
+
+    /// Set the pod's securityContext.fsGroup so non-root containers can write to new claims.
+    #[arg(long, value_name = "GID", help_heading = "What to persist")]
+    pub fs_group: Option<i64>,
+
+    /// Rules file (see README: "Config file").
+    #[arg(long, value_name = "FILE", help_heading = "What to persist")]
+    pub config: Option<PathBuf>,
+
+    /// What detection may persist when nothing else says: off, safe (clear data paths only), all.
+    #[arg(long, value_enum, default_value = "safe", help_heading = "What to persist")]
+    pub detect: DetectArg,
+
+    /// Output format: yaml (the stream), json (one v1 List), diff (per changed object).
+    #[arg(short = 'o', long, value_enum, default_value = "yaml", help_heading = "Output")]
+    pub output: OutputArg,
+
+    /// Explain every decision on stderr (workload, path, where the decision came from, claim, size).
+    #[arg(long, help_heading = "Output")]
+    pub explain: bool,
+
+    /// Deepest nesting accepted in a document that is rewritten.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth, help_heading = "Limits")]
+    pub max_depth: usize,
+
+    /// Largest document, in bytes, that may be rewritten (others pass through unparsed).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_doc_bytes, help_heading = "Limits")]
+    pub max_doc_bytes: usize,
+
+    /// Most nodes YAML aliases may expand to.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_alias_nodes, help_heading = "Limits")]
+    pub max_alias_nodes: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ModeArg {
+    Statefulset,
+    Pvc,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, Default)]
+pub enum DetectArg {
+    Off,
+    #[default]
+    Safe,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, Default)]
+pub enum OutputArg {
+    #[default]
+    Yaml,
+    Json,
+    Diff,
+}
+
+fn version_string() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("PERSIST_GIT_COMMIT"), ")")
+}
+
+/// A run, resolved: the library's options plus what the binary itself needs.
+#[derive(Debug)]
+pub struct Config {
+    pub opts: Options,
+    pub filenames: Vec<PathBuf>,
+    pub recursive: bool,
+    pub config_file: Option<PathBuf>,
+    pub format: Format,
+    pub explain: bool,
+}
+
+/// A usage error: the message names the flag and how to fix it. Exit 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl RunArgs {
+    /// Check the flags and build the configuration. The config file itself is
+    /// read later (it is I/O).
+    pub fn resolve(self) -> Result<Config, UsageError> {
+        let u = |m: String| UsageError(m);
+        let targets = self.targets.iter().map(|t| Target::parse(t)).collect::<Result<Vec<_>, _>>().map_err(u)?;
+        let selector = self.selector.as_deref().map(Selector::parse).transpose().map_err(|e| u(format!("-l: {e}")))?;
+        let paths = self
+            .paths
+            .iter()
+            .map(|p| values::parse_path_spec(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| u(format!("--path: {e}")))?;
+        let size =
+            self.size.as_deref().map(values::check_quantity).transpose().map_err(|e| u(format!("--size: {e}")))?;
+        let storage_class = self
+            .storage_class
+            .as_deref()
+            .map(values::check_storage_class)
+            .transpose()
+            .map_err(|e| u(format!("--storage-class: {e}")))?;
+        let access_modes = if self.access_modes.is_empty() {
+            None
+        } else {
+            Some(
+                self.access_modes
+                    .iter()
+                    .map(|m| values::check_access_mode(m.trim()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| u(format!("--access-mode: {e}")))?,
+            )
+        };
+        if let Some(g) = self.fs_group {
+            if g < 0 {
+                return Err(u(format!("--fs-group: {g} is not a group id")));
+            }
+        }
+        if self.max_depth == 0 || self.max_alias_nodes == 0 || self.max_doc_bytes == 0 {
+            return Err(u("--max-depth, --max-doc-bytes and --max-alias-nodes must be above 0".into()));
+        }
+        let format = match self.output {
+            OutputArg::Yaml => Format::Yaml,
+            OutputArg::Json => Format::Json,
+            OutputArg::Diff => Format::Diff,
+        };
+        let opts = Options {
+            targets,
+            selector,
+            paths,
+            mode: self.mode.map(|m| match m {
+                ModeArg::Statefulset => Mode::StatefulSet,
+                ModeArg::Pvc => Mode::Pvc,
+            }),
+            size,
+            storage_class,
+            access_modes,
+            fs_group: self.fs_group,
+            namespace: self.namespace,
+            config: None,
+            detect: match self.detect {
+                DetectArg::Off => Level::Off,
+                DetectArg::Safe => Level::Safe,
+                DetectArg::All => Level::All,
+            },
+            limits: Limits {
+                max_depth: self.max_depth,
+                max_doc_bytes: self.max_doc_bytes,
+                max_alias_nodes: self.max_alias_nodes,
+            },
+            parse_all: format == Format::Json,
+            ..Options::default()
+        };
+        Ok(Config {
+            opts,
+            filenames: self.filenames,
+            recursive: self.recursive,
+            config_file: self.config,
+            format,
+            explain: self.explain,
+        })
+    }
+}
+
+/// Print a completion script for `shell`.
+pub fn completion(shell: Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "kubectl-persist", out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(std::iter::once("kubectl-persist").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.run.resolve().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn flags_resolve() {
+        let c = resolve(&[
+            "-f",
+            "x.yaml",
+            "deploy/web",
+            "--path",
+            "app:/data",
+            "--path",
+            "/cache",
+            "--size",
+            "5Gi",
+            "--access-mode",
+            "RWX",
+            "-n",
+            "demo",
+            "--mode",
+            "pvc",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(c.opts.paths, vec![(Some("app".into()), "/data".into()), (None, "/cache".into())]);
+        assert_eq!(c.opts.targets[0].to_string(), "deployment/web");
+        assert_eq!(c.opts.access_modes, Some(vec!["ReadWriteMany".into()]));
+        assert_eq!(c.opts.mode, Some(Mode::Pvc));
+        assert_eq!(c.format, Format::Json);
+        assert!(c.opts.parse_all);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        assert!(resolve(&["--path", "data"]).unwrap_err().contains("--path"));
+        assert!(resolve(&["--path", "/a/../b"]).unwrap_err().contains(".."));
+        assert!(resolve(&["--size", "big"]).unwrap_err().contains("--size"));
+        assert!(resolve(&["--access-mode", "RW"]).unwrap_err().contains("--access-mode"));
+        assert!(resolve(&["-l", "a in b"]).unwrap_err().contains("-l"));
+        assert!(resolve(&["web"]).unwrap_err().contains("TYPE/NAME"));
+        assert!(resolve(&["--all", "-l", "a=b"]).is_err());
+        assert!(resolve(&["--mode", "other"]).is_err());
+    }
+}
