@@ -3,6 +3,7 @@
 //! stdin/stdout and the environment.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -82,8 +83,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Format::Json => emit::json(&outcome, &cfg.opts.limits)?,
         Format::Diff => emit::diff(&outcome, &inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>()),
     };
-    write_stdout(out.as_bytes())?;
+    match &cfg.output_file {
+        Some(path) => write_file(path, out.as_bytes())?,
+        None => write_stdout(out.as_bytes())?,
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write to a temporary file beside `path` and rename it into place, so the
+/// file is either the old one or the whole new output. An interrupt removes
+/// the temporary file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".kubectl-persist-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
+    let tmp_path = tmp.path().to_path_buf();
+    // Ctrl-C (or SIGTERM) while writing: remove the partial file, exit 130.
+    let _ = ctrlc::set_handler(move || {
+        let _ = std::fs::remove_file(&tmp_path);
+        std::process::exit(130);
+    });
+    let mut f = tmp.as_file();
+    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot move the output into place", path.display()))?;
+    Ok(())
 }
 
 /// Write all of it, at once, after everything succeeded.

@@ -140,6 +140,11 @@ pub struct RunArgs {
     #[arg(short = 'o', long, value_enum, default_value = "yaml", help_heading = "Output")]
     pub output: OutputArg,
 
+    /// Write the output to this file instead of stdout: all or nothing (written to a
+    /// temporary file beside it, then renamed; removed if interrupted).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub output_file: Option<PathBuf>,
+
     /// Explain every decision on stderr (workload, path, where the decision came from, claim, size).
     #[arg(long, help_heading = "Output")]
     pub explain: bool,
@@ -192,6 +197,7 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub format: Format,
     pub explain: bool,
+    pub output_file: Option<PathBuf>,
 }
 
 /// A usage error: the message names the flag and how to fix it. Exit 2.
@@ -277,6 +283,7 @@ impl RunArgs {
             config_file: self.config,
             format,
             explain: self.explain,
+            output_file: self.output_file,
         })
     }
 }
