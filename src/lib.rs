@@ -353,7 +353,6 @@ fn render(s: Stream<'_>, notes: Vec<Note>) -> Result<Outcome<'_>> {
             continue;
         }
         let style = ds.tree.as_ref().map(|t| DocStyle::detect(ds.doc.text, t)).unwrap_or_default();
-        let style = DocStyle { step: 2, ..style };
         let source = ds.doc.head.source;
         for (k, obj) in ds.added.iter().enumerate() {
             let mut t = String::new();

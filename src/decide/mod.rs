@@ -121,8 +121,16 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
     });
     let ann = annotations::read(obj).map_err(|e| format!("annotation {e}"))?;
 
-    if !explicit && (ann.skip || rule.is_some_and(|(_, r)| r.skip)) {
-        return Ok(None);
+    let mode_default = opts.mode.unwrap_or_default();
+    if !explicit {
+        let skipped = if ann.skip {
+            Some(format!("skipped: annotation {}skip", annotations::PREFIX))
+        } else {
+            rule.filter(|(_, r)| r.skip).map(|(i, _)| format!("skipped: config rules[{i}] says skip"))
+        };
+        if let Some(why) = skipped {
+            return Ok(Some(Plan { mode: mode_default, paths: Vec::new(), fs_group: None, notes: vec![why] }));
+        }
     }
 
     let flag_settings = Settings {
