@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `../shared` beside the repository.
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn persist_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kubectl-persist")
+}
+
+/// A test that needs something from outside the repository: with `CI=true`
+/// its absence is a failure; otherwise the test says it skipped and passes.
+pub fn require(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is missing, and CI=true: this test must run in CI");
+    }
+    eprintln!("SKIPPED: {what} is missing (set it up, or run with CI=true to make this a failure)");
+    false
+}
+
+/// The corpus renders, sorted; `None` (after saying so) when absent.
+pub fn corpus_files() -> Option<Vec<PathBuf>> {
+    let dir = shared().join("corpus/rendered");
+    if !require(dir.is_dir(), "the corpus ../shared/corpus/rendered") {
+        return None;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+/// Run the binary with arguments and stdin; (status, stdout, stderr).
+pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(persist_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
