@@ -20,6 +20,7 @@
 pub mod decide;
 pub mod emit;
 pub mod error;
+pub mod live;
 pub mod rules;
 pub mod stream;
 pub mod yaml;
@@ -42,6 +43,9 @@ use yaml::{Limits, Node};
 /// Helm 4 marks each document with the template it came from; new objects
 /// carry it too, so Helm files them with their source.
 pub const HELM4_FILENAME: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// Annotations a workload passes on to the objects added for it.
+const INHERITED_ANNOTATIONS: [&str; 3] = [HELM4_FILENAME, "meta.helm.sh/release-name", "meta.helm.sh/release-namespace"];
 
 /// Everything that steers a run, already checked (the binary builds it from
 /// flags; tests build it directly).
@@ -264,13 +268,18 @@ fn rewrite_workload(
         })
         .collect();
     let claim_modes = |name: &str| claims.iter().find(|(n, _)| n == name).map(|(_, m)| m.clone());
-    let helm4 = obj.path(&["metadata", "annotations", HELM4_FILENAME]).and_then(Node::as_str).map(str::to_string);
+    // New objects belong where the workload belongs: Helm 4 files them with its
+    // template, and Helm adopts them into the release on the next upgrade.
+    let inherited: Vec<(&'static str, String)> = INHERITED_ANNOTATIONS
+        .iter()
+        .filter_map(|&k| Some((k, obj.path(&["metadata", "annotations", k]).and_then(Node::as_str)?.to_string())))
+        .collect();
     let env = persist::Env {
         name: &info.name,
         namespace: info.namespace.as_deref().filter(|n| !n.is_empty()),
         headless,
         claim_modes: &claim_modes,
-        annotations: helm4.into_iter().map(|f| (HELM4_FILENAME, f)).collect(),
+        annotations: inherited,
         default_size: &opts.default_size,
     };
     let at_obj = at(s, Some(obj));

@@ -2,6 +2,8 @@
 
 mod app;
 mod cli;
+mod cluster;
+mod live_cmd;
 mod read;
 
 use std::process::ExitCode;

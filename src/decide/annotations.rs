@@ -12,6 +12,9 @@ pub const PREFIX: &str = "kubectl-persist/";
 /// The annotation names, for messages and docs.
 pub const KNOWN: [&str; 7] = ["paths", "size", "storage-class", "access-mode", "skip", "mode", "fs-group"];
 
+/// Written by live mode during a switch (see `live`), not by users.
+const INTERNAL: [&str; 1] = ["original-replicas"];
+
 #[derive(Debug, Default, Clone)]
 pub struct Annotations {
     pub paths: Vec<(Option<String>, String)>,
@@ -27,6 +30,9 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
         for e in ann.entries() {
             let Some(key) = e.key.key_str() else { continue };
             let Some(name) = key.strip_prefix(PREFIX) else { continue };
+            if INTERNAL.contains(&name) {
+                continue;
+            }
             if seen.contains(&name) {
                 continue; // the workload's own annotation wins
             }

@@ -1,0 +1,479 @@
+//! Live mode, the pure part: live objects become the transformer's input, and
+//! the transformer's output becomes a list of operations ([`Op`]) that
+//! `cluster.rs` in the binary carries out. Nothing here talks to a cluster.
+//!
+//! The switch of a Deployment to a StatefulSet is ordered so that two pods
+//! never write one ReadWriteOnce claim and no claim is ever deleted:
+//!
+//! 1. remember the Deployment's replicas in an annotation (so an interrupted
+//!    run can finish the job);
+//! 2. create the headless Service and the StatefulSet with 0 replicas;
+//! 3. scale the Deployment to 0 and wait until its pods are gone;
+//! 4. scale the StatefulSet to the Deployment's replicas and (with `--wait`)
+//!    wait until they are ready;
+//! 5. point autoscalers at the StatefulSet;
+//! 6. delete the Deployment (its ReplicaSets go with it; claims stay).
+//!
+//! If a step fails, [`rollback`] gives the operations that undo it: the
+//! Deployment gets its replicas back, what was created goes, claims stay.
+
+use serde_json::{json, Value};
+
+use crate::{Input, Outcome};
+
+/// The annotation that remembers the Deployment's replicas during a switch.
+pub const REPLICAS_ANNOTATION: &str = "kubectl-persist/original-replicas";
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "kubectl-persist";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn of(v: &Value) -> Key {
+        let s = |x: &Value| x.as_str().unwrap_or_default().to_string();
+        Key { kind: s(&v["kind"]), namespace: s(&v["metadata"]["namespace"]), name: s(&v["metadata"]["name"]) }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind.to_ascii_lowercase(), self.name)
+    }
+}
+
+/// Fields the server writes; a manifest made from a live object drops them.
+const SERVER_METADATA: [&str; 7] =
+    ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp"];
+
+/// A live object as a manifest: no status, no server-set metadata, no
+/// last-applied annotation. The resourceVersion is returned apart, for the
+/// patch that will guard against concurrent changes.
+pub fn to_manifest(live: &Value) -> (Value, Option<String>) {
+    let mut v = live.clone();
+    let rv = v["metadata"]["resourceVersion"].as_str().map(str::to_string);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v["metadata"].as_object_mut() {
+        for f in SERVER_METADATA {
+            m.remove(f);
+        }
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            a.remove("deployment.kubernetes.io/revision");
+            if a.is_empty() {
+                m.remove("annotations");
+            }
+        }
+    }
+    (v, rv)
+}
+
+/// The live manifests as one stream for the transformer.
+pub fn input(manifests: &[Value]) -> Input {
+    let mut text = String::new();
+    for m in manifests {
+        text.push_str("---\n");
+        text.push_str(&serde_json::to_string_pretty(m).expect("JSON values serialise"));
+        text.push('\n');
+    }
+    Input { name: "<cluster>".into(), bytes: text.into_bytes() }
+}
+
+/// One step of a live change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Server-side apply (field manager `kubectl-persist`).
+    Apply { obj: Value },
+    /// An RFC 6902 JSON patch to an existing object; the first operation tests
+    /// its resourceVersion, so a concurrent change makes it fail instead of
+    /// being overwritten.
+    Patch { key: Key, patch: Value },
+    /// Set replicas through the scale subresource.
+    Scale { key: Key, replicas: i64 },
+    /// Wait until no pod selected by `selector` and owned by a ReplicaSet is left.
+    WaitPodsGone { key: Key, selector: String },
+    /// Wait until the StatefulSet has `replicas` ready pods.
+    WaitReady { key: Key, replicas: i64 },
+    /// Wait until the Deployment has rolled out.
+    WaitRollout { key: Key },
+    /// Delete with background propagation (claims are never deleted).
+    Delete { key: Key },
+}
+
+impl Op {
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Apply { obj } => format!("apply {}", Key::of(obj)),
+            Op::Patch { key, .. } => format!("patch {key}"),
+            Op::Scale { key, replicas } => format!("scale {key} to {replicas}"),
+            Op::WaitPodsGone { key, .. } => format!("wait until the pods of {key} are gone"),
+            Op::WaitReady { key, replicas } => format!("wait until {key} has {replicas} ready pods"),
+            Op::WaitRollout { key } => format!("wait until {key} has rolled out"),
+            Op::Delete { key } => format!("delete {key} (its claims stay)"),
+        }
+    }
+}
+
+/// What a live run will do.
+#[derive(Debug, Default, PartialEq)]
+pub struct LivePlan {
+    pub ops: Vec<Op>,
+    /// Lines for the user, before anything changes.
+    pub summary: Vec<String>,
+    /// Nothing to change: the workloads are already persistent.
+    pub nothing_to_do: bool,
+}
+
+/// The live state of one namespace, as manifests plus resourceVersions.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub objects: Vec<(Value, Option<String>)>,
+}
+
+impl Snapshot {
+    pub fn find(&self, key: &Key) -> Option<&(Value, Option<String>)> {
+        self.objects.iter().find(|(v, _)| Key::of(v) == *key)
+    }
+}
+
+fn replicas_of(v: &Value) -> i64 {
+    v["spec"]["replicas"].as_i64().unwrap_or(1)
+}
+
+fn selector_string(v: &Value) -> String {
+    let mut parts: Vec<String> = v["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    parts.sort();
+    parts.join(",")
+}
+
+/// A JSON patch from `from` to `to`, guarded by `rv`.
+pub fn guarded_patch(from: &Value, to: &Value, rv: Option<&str>) -> Value {
+    let diff = json_patch::diff(from, to);
+    let mut ops = Vec::new();
+    if let Some(rv) = rv {
+        ops.push(json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}));
+    }
+    ops.extend(serde_json::to_value(&diff).expect("patches serialise").as_array().cloned().unwrap_or_default());
+    Value::Array(ops)
+}
+
+/// Turn the transformer's outcome over a snapshot into operations.
+///
+/// `outcome` must come from transforming `input(snapshot manifests)`;
+/// `wait` adds the readiness waits (`--wait`).
+pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePlan, String> {
+    let mut plan = LivePlan::default();
+    let mut new_objects = Vec::new();
+    let mut switches = Vec::new();
+    let mut patches = Vec::new();
+    for d in outcome.docs.iter().filter(|d| d.changed()) {
+        let tree = d.tree.as_ref().ok_or("a changed document has no tree")?;
+        let desired = crate::yaml::to_json(tree, &Default::default())?;
+        if d.added {
+            new_objects.push(desired);
+            continue;
+        }
+        let (before, _) = crate::yaml::parse::parse(d.original, &Default::default())
+            .ok()
+            .flatten()
+            .and_then(|t| crate::yaml::to_json(&t, &Default::default()).ok())
+            .map(|v| (v, ()))
+            .ok_or("cannot read back a live object")?;
+        let key_before = Key::of(&before);
+        let (live, rv) = snapshot.find(&key_before).cloned().ok_or_else(|| format!("{key_before} is not in the snapshot"))?;
+        if before["kind"] == "Deployment" && desired["kind"] == "StatefulSet" {
+            switches.push((live, rv, desired));
+        } else if before["kind"] == "StatefulSet" {
+            let changed_templates = before["spec"]["volumeClaimTemplates"] != desired["spec"]["volumeClaimTemplates"];
+            if changed_templates {
+                return Err(format!(
+                    "{key_before} is live, and Kubernetes does not let a StatefulSet's volumeClaimTemplates change; \
+                     to add claims to it, re-create it keeping its pods: kubectl delete {key_before} --cascade=orphan, \
+                     then apply the output of `kubectl persist -f <its manifest> {key_before} ...`"
+                ));
+            }
+            patches.push((key_before, guarded_patch(&live, &desired, rv.as_deref())));
+        } else {
+            patches.push((key_before, guarded_patch(&live, &desired, rv.as_deref())));
+        }
+    }
+    if new_objects.is_empty() && switches.is_empty() && patches.is_empty() {
+        plan.nothing_to_do = true;
+        return Ok(plan);
+    }
+    // Claims first: pods must find them.
+    new_objects.sort_by_key(|o| if o["kind"] == "PersistentVolumeClaim" { 0 } else { 1 });
+    for o in &new_objects {
+        plan.summary.push(format!("create {}", Key::of(o)));
+    }
+    let (scalers, others): (Vec<_>, Vec<_>) = patches
+        .into_iter()
+        .partition(|(k, _)| matches!(k.kind.as_str(), "HorizontalPodAutoscaler" | "VerticalPodAutoscaler" | "ScaledObject"));
+    for o in new_objects.iter().filter(|o| o["kind"] == "PersistentVolumeClaim") {
+        plan.ops.push(Op::Apply { obj: o.clone() });
+    }
+    for (key, patch) in &others {
+        plan.summary.push(format!("patch {key}"));
+        plan.ops.push(Op::Patch { key: key.clone(), patch: patch.clone() });
+        if key.kind == "Deployment" && wait {
+            plan.ops.push(Op::WaitRollout { key: key.clone() });
+        }
+    }
+    for o in new_objects.iter().filter(|o| o["kind"] != "PersistentVolumeClaim") {
+        plan.ops.push(Op::Apply { obj: o.clone() });
+    }
+    for (live, rv, desired) in switches {
+        let dkey = Key::of(&live);
+        let skey = Key::of(&desired);
+        // A run that was interrupted left the count in the annotation.
+        let remembered = live["metadata"]["annotations"][REPLICAS_ANNOTATION].as_str().and_then(|s| s.parse().ok());
+        let replicas = remembered.unwrap_or_else(|| replicas_of(&live));
+        plan.summary.push(format!("{dkey} → {skey} ({replicas} replicas)"));
+        if remembered.is_none() {
+            let mut annotated = live.clone();
+            annotated["metadata"]["annotations"][REPLICAS_ANNOTATION] = json!(replicas.to_string());
+            plan.ops.push(Op::Patch { key: dkey.clone(), patch: guarded_patch(&live, &annotated, rv.as_deref()) });
+        }
+        let mut first = desired.clone();
+        first["spec"]["replicas"] = json!(0);
+        if let Some(a) = first["metadata"]["annotations"].as_object_mut() {
+            a.remove(REPLICAS_ANNOTATION);
+        }
+        let mut full = first.clone();
+        full["spec"]["replicas"] = json!(replicas);
+        plan.ops.push(Op::Apply { obj: first });
+        plan.ops.push(Op::Scale { key: dkey.clone(), replicas: 0 });
+        plan.ops.push(Op::WaitPodsGone { key: dkey.clone(), selector: selector_string(&live) });
+        plan.ops.push(Op::Apply { obj: full });
+        if wait && replicas > 0 {
+            plan.ops.push(Op::WaitReady { key: skey.clone(), replicas });
+        }
+        plan.summary.push(format!(
+            "steps: create {skey} with 0 replicas, scale {dkey} to 0 and wait for its pods to go, scale {skey} to {replicas}{}, delete {dkey}",
+            if wait { " and wait until ready" } else { "" }
+        ));
+    }
+    for (key, patch) in &scalers {
+        plan.summary.push(format!("point {key} at the StatefulSet"));
+        plan.ops.push(Op::Patch { key: key.clone(), patch: patch.clone() });
+    }
+    for op in plan.ops.clone() {
+        if let Op::Scale { key, replicas: 0 } = op {
+            plan.ops.push(Op::Delete { key });
+        }
+    }
+    Ok(plan)
+}
+
+/// What undoes the first `done` operations of `plan` (those that ran).
+/// Created workloads go first and their pods are waited out, so the
+/// Deployment, scaled back next, never shares a claim with them; then other
+/// created objects go. Claims are never deleted, and the remembered-replicas
+/// annotation stays (it is harmless, and a re-run uses it).
+pub fn rollback(plan: &LivePlan, done: usize, snapshot: &Snapshot) -> Vec<Op> {
+    let ran = &plan.ops[..done];
+    let created = |kind: &str| -> Vec<&Value> {
+        let mut seen: Vec<Key> = Vec::new();
+        ran.iter()
+            .filter_map(|op| match op {
+                Op::Apply { obj } if obj["kind"] == kind => Some(obj),
+                _ => None,
+            })
+            .filter(|obj| {
+                let k = Key::of(obj);
+                let fresh = snapshot.find(&k).is_none() && !seen.contains(&k);
+                seen.push(k);
+                fresh
+            })
+            .collect()
+    };
+    let mut undo = Vec::new();
+    for sts in created("StatefulSet") {
+        let key = Key::of(sts);
+        undo.push(Op::Delete { key: key.clone() });
+        undo.push(Op::WaitPodsGone { key, selector: selector_string(sts) });
+    }
+    for op in ran {
+        if let Op::Scale { key, replicas: 0 } = op {
+            if key.kind == "Deployment" {
+                let replicas = snapshot
+                    .find(key)
+                    .map(|(v, _)| {
+                        v["metadata"]["annotations"][REPLICAS_ANNOTATION]
+                            .as_str()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or_else(|| replicas_of(v))
+                    })
+                    .unwrap_or(1);
+                undo.push(Op::Scale { key: key.clone(), replicas });
+            }
+        }
+    }
+    for svc in created("Service") {
+        undo.push(Op::Delete { key: Key::of(svc) });
+    }
+    undo
+}
+
+/// A JSON value as a new YAML tree (for printing server answers as YAML).
+pub fn json_to_node(v: &Value) -> crate::yaml::Node {
+    use crate::yaml::Node;
+    match v {
+        Value::Null => Node::plain("null"),
+        Value::Bool(b) => Node::plain(b.to_string()),
+        Value::Number(n) => Node::plain(n.to_string()),
+        Value::String(s) => Node::str(s.as_str()),
+        Value::Array(a) => a.iter().fold(Node::seq(), |s, x| s.item(json_to_node(x))),
+        Value::Object(o) => o.iter().fold(Node::map(), |m, (k, x)| m.with(k, json_to_node(x))),
+    }
+}
+
+/// Objects as a YAML stream (`---` before each).
+pub fn yaml_stream(objects: &[Value]) -> String {
+    let style = crate::yaml::render::DocStyle::default();
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&crate::yaml::render::fresh_document(&json_to_node(o), &style));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{transform, Options};
+
+    fn deployment(replicas: i64) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo", "resourceVersion": "42", "uid": "u",
+                          "annotations": {"deployment.kubernetes.io/revision": "1"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+            "status": {"replicas": replicas}
+        })
+    }
+
+    fn snapshot(objs: &[Value]) -> Snapshot {
+        Snapshot { objects: objs.iter().map(to_manifest).collect() }
+    }
+
+    fn run(snap: &Snapshot, targets: &str, wait: bool) -> LivePlan {
+        let manifests: Vec<Value> = snap.objects.iter().map(|(v, _)| v.clone()).collect();
+        let inputs = vec![input(&manifests)];
+        let opts = Options {
+            targets: vec![crate::decide::select::Target::parse(targets).unwrap()],
+            paths: vec![(None, "/data".into())],
+            ..Options::default()
+        };
+        let out = transform(&inputs, &opts).unwrap();
+        plan(snap, &out, wait).unwrap()
+    }
+
+    #[test]
+    fn json_becomes_yaml_that_means_the_same() {
+        let v = deployment(2);
+        let text = yaml_stream(std::slice::from_ref(&v));
+        let back = crate::yaml::parse::parse(&text, &Default::default()).unwrap().unwrap();
+        assert_eq!(crate::yaml::to_json(&back, &Default::default()).unwrap(), v);
+    }
+
+    #[test]
+    fn manifests_drop_server_fields() {
+        let (m, rv) = to_manifest(&deployment(2));
+        assert_eq!(rv.as_deref(), Some("42"));
+        assert!(m.get("status").is_none() && m["metadata"].get("uid").is_none());
+        assert!(m["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn switch_sequence() {
+        let snap = snapshot(&[deployment(3)]);
+        let p = run(&snap, "deployment/web", true);
+        let steps: Vec<String> = p.ops.iter().map(Op::describe).collect();
+        assert_eq!(
+            steps,
+            vec![
+                "apply service/web-headless",
+                "patch deployment/web",
+                "apply statefulset/web",
+                "scale deployment/web to 0",
+                "wait until the pods of deployment/web are gone",
+                "apply statefulset/web",
+                "wait until statefulset/web has 3 ready pods",
+                "delete deployment/web (its claims stay)",
+            ]
+        );
+        let Op::Apply { obj } = &p.ops[2] else { panic!() };
+        assert_eq!(obj["spec"]["replicas"], 0);
+        let Op::Apply { obj } = &p.ops[5] else { panic!() };
+        assert_eq!(obj["spec"]["replicas"], 3);
+        assert_eq!(obj["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+        let Op::Patch { patch, .. } = &p.ops[1] else { panic!() };
+        assert_eq!(patch[0], json!({"op": "test", "path": "/metadata/resourceVersion", "value": "42"}));
+        assert_eq!(patch[1]["value"], json!({REPLICAS_ANNOTATION: "3"}));
+        // Without --wait, no readiness wait (the pods-gone wait stays: it is safety).
+        let p = run(&snap, "deployment/web", false);
+        assert!(p.ops.iter().all(|o| !matches!(o, Op::WaitReady { .. })));
+        assert!(p.ops.iter().any(|o| matches!(o, Op::WaitPodsGone { .. })));
+    }
+
+    #[test]
+    fn an_interrupted_switch_resumes_with_the_remembered_replicas() {
+        let mut d = deployment(0);
+        d["metadata"]["annotations"] = json!({REPLICAS_ANNOTATION: "3"});
+        let snap = snapshot(&[d]);
+        let p = run(&snap, "deployment/web", true);
+        assert!(p.ops.iter().any(|o| matches!(o, Op::WaitReady { replicas: 3, .. })));
+        assert!(!p.ops.iter().any(|o| matches!(o, Op::Patch { key, .. } if key.kind == "Deployment")));
+    }
+
+    #[test]
+    fn rollback_restores_replicas_and_keeps_claims() {
+        let snap = snapshot(&[deployment(3)]);
+        let p = run(&snap, "deployment/web", true);
+        let undo = rollback(&p, 5, &snap);
+        let steps: Vec<String> = undo.iter().map(Op::describe).collect();
+        assert_eq!(
+            steps,
+            vec![
+                "delete statefulset/web (its claims stay)",
+                "wait until the pods of statefulset/web are gone",
+                "scale deployment/web to 3",
+                "delete service/web-headless (its claims stay)"
+            ]
+        );
+        // Before anything was scaled, only what was created goes.
+        let undo = rollback(&p, 1, &snap);
+        assert_eq!(undo.iter().map(Op::describe).collect::<Vec<_>>(), vec!["delete service/web-headless (its claims stay)"]);
+    }
+
+    #[test]
+    fn already_switched_is_nothing_to_do() {
+        let snap = snapshot(&[deployment(1)]);
+        let p = run(&snap, "deployment/web", false);
+        let Op::Apply { obj } = &p.ops[5] else { panic!() };
+        let mut sts = obj.clone();
+        sts["metadata"]["resourceVersion"] = json!("7");
+        let svc = match &p.ops[0] {
+            Op::Apply { obj } => obj.clone(),
+            _ => panic!(),
+        };
+        let snap = snapshot(&[sts, svc]);
+        let p = run(&snap, "statefulset/web", false);
+        assert!(p.nothing_to_do, "{p:?}");
+    }
+}

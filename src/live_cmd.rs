@@ -1,0 +1,495 @@
+//! `kubectl persist TYPE/NAME` on a live cluster: read, transform with the
+//! same library core as file mode, plan, show the plan, then act (or dry-run).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgAction, Args, ValueEnum};
+use serde_json::Value;
+
+use kubectl_persist::emit::{self, Format};
+use kubectl_persist::live::{self, Key, LivePlan, Op, Snapshot};
+use kubectl_persist::{transform, Note, Options, Outcome};
+
+use crate::cluster::{humantime, Cluster};
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE", global = true, help_heading = "Cluster")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use.
+    #[arg(long, value_name = "NAME", global = true, help_heading = "Cluster")]
+    pub context: Option<String>,
+
+    /// Username to impersonate for the operation.
+    #[arg(long = "as", value_name = "USER", global = true, help_heading = "Cluster")]
+    pub as_user: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, Default)]
+pub enum DryRun {
+    #[default]
+    None,
+    Client,
+    Server,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// client: print the objects that would be applied; server: send them with
+    /// server-side dry run so admission and validation speak; none: act.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "client", default_value = "none", help_heading = "Cluster")]
+    pub dry_run: DryRun,
+
+    /// Wait until the new StatefulSet (or the rolled-out Deployment) is ready
+    /// before the next step; --wait=false goes on as soon as it exists.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set, help_heading = "Cluster")]
+    pub wait: bool,
+
+    /// How long each wait may take (30s, 5m, 1h).
+    #[arg(long, value_parser = parse_duration, default_value = "5m", help_heading = "Cluster")]
+    pub timeout: Duration,
+
+    /// Take over fields another field manager owns when applying.
+    #[arg(long, help_heading = "Cluster")]
+    pub force_conflicts: bool,
+
+    /// With -f or stdin (post-rendering): read the live StatefulSets of the same
+    /// names and keep their immutable fields, so `helm upgrade` keeps working.
+    #[arg(long, help_heading = "Cluster")]
+    pub cluster: bool,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration (examples: 30s, 5m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?} is not a duration (examples: 30s, 5m, 1h)")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "kubectl-persist: {msg}");
+}
+
+/// The run on a live cluster. `opts` has the selection and rewrite settings.
+pub fn run(opts: &Options, live: &LiveArgs, format: Format, explain: bool) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let k = &live.kube;
+        let cluster = Cluster::connect(k.kubeconfig.as_deref(), k.context.as_deref(), k.as_user.as_deref()).await?;
+        let out = switch(&cluster, opts, live, format, explain).await?;
+        if !out.is_empty() {
+            std::io::stdout().lock().write_all(out.as_bytes())?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Everything after connecting; returns what goes to stdout.
+pub async fn switch(cluster: &Cluster, opts: &Options, live: &LiveArgs, format: Format, explain: bool) -> Result<String> {
+    let ns = opts.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
+    let selector = opts.selector.as_ref().map(|s| s.to_string());
+    let (snapshot, found) = cluster.snapshot(&ns, &opts.targets, selector.as_deref()).await?;
+    if found.is_empty() {
+        say(&format!("warning: no Deployment in namespace {ns} matches; nothing changed"));
+        return Ok(String::new());
+    }
+    let manifests: Vec<Value> = snapshot.objects.iter().map(|(v, _)| v.clone()).collect();
+    let inputs = vec![live::input(&manifests)];
+    let run_opts = Options { targets: found.clone(), selector: None, namespace: Some(ns.clone()), ..opts.clone() };
+    let outcome = transform(&inputs, &run_opts)?;
+    for n in &outcome.notes {
+        match n {
+            Note::Warning(w) => say(&format!("warning: {w}")),
+            Note::Explain(e) if explain => say(e),
+            Note::Explain(_) => {}
+        }
+    }
+    let plan = live::plan(&snapshot, &outcome, live.wait).map_err(anyhow::Error::msg)?;
+    if plan.nothing_to_do {
+        let names: Vec<String> = found.iter().map(|t| t.to_string()).collect();
+        say(&format!("{} in namespace {ns}: already persistent; nothing to do", names.join(", ")));
+        return Ok(String::new());
+    }
+    helm_notice(&snapshot, &found, opts);
+    match live.dry_run {
+        crate::live_cmd::DryRun::Client => Ok(changed_output(&outcome, format, opts)?),
+        crate::live_cmd::DryRun::Server => {
+            let mut answers = Vec::new();
+            for op in &plan.ops {
+                if matches!(op, Op::Apply { .. } | Op::Patch { .. }) {
+                    if let Some(v) = cluster.execute(op, true, live.force_conflicts, live.timeout, &mut |_| {}).await? {
+                        answers.push(live::to_manifest(&v).0);
+                    }
+                }
+            }
+            say("server-side dry run: the API server accepted every object; nothing was changed");
+            Ok(match format {
+                Format::Json => serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": answers}))? + "\n",
+                _ => live::yaml_stream(&answers),
+            })
+        }
+        crate::live_cmd::DryRun::None => {
+            for line in summary(cluster, &plan, &outcome).await? {
+                say(&line);
+            }
+            execute(cluster, &plan, &snapshot, live).await?;
+            Ok(String::new())
+        }
+    }
+}
+
+/// The objects that would be applied, in the chosen format.
+fn changed_output(outcome: &Outcome<'_>, format: Format, opts: &Options) -> Result<String> {
+    let changed = Outcome {
+        docs: outcome
+            .docs
+            .iter()
+            .filter(|d| d.changed())
+            .map(|d| kubectl_persist::OutDoc {
+                input: d.input,
+                number: d.number,
+                original: d.original,
+                text: d.text.clone(),
+                tree: d.tree.clone(),
+                added: d.added,
+                label: d.label.clone(),
+            })
+            .collect(),
+        notes: Vec::new(),
+    };
+    Ok(match format {
+        Format::Yaml => emit::yaml(&changed),
+        Format::Json => emit::json(&changed, &opts.limits)?,
+        Format::Diff => emit::diff(&changed, &["<cluster>".to_string()]),
+    })
+}
+
+/// Say what is about to happen: what becomes what, claims, sizes, storage
+/// classes and whether they allow expansion.
+async fn summary(cluster: &Cluster, plan: &LivePlan, outcome: &Outcome<'_>) -> Result<Vec<String>> {
+    let classes = cluster.storage_classes().await.unwrap_or_default();
+    let default_class = classes.iter().find(|c| c.1).map(|c| c.0.clone());
+    let describe_class = |sc: Option<&str>| -> String {
+        let name = sc.map(str::to_string).or(default_class.clone());
+        match name {
+            Some(n) => match classes.iter().find(|c| c.0 == n) {
+                Some(c) => format!("storage class {n} (expansion {})", if c.2 { "allowed" } else { "not allowed" }),
+                None if classes.is_empty() => format!("storage class {n}"),
+                None => format!("storage class {n} (not found in the cluster)"),
+            },
+            None => "the cluster's default storage class (none is marked default)".into(),
+        }
+    };
+    let mut lines = plan.summary.clone();
+    for d in outcome.docs.iter().filter(|d| d.changed()) {
+        let Some(tree) = &d.tree else { continue };
+        let v = kubectl_persist::yaml::to_json(tree, &Default::default()).map_err(anyhow::Error::msg)?;
+        let claims: Vec<&Value> = match v["kind"].as_str() {
+            Some("StatefulSet") => v["spec"]["volumeClaimTemplates"].as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+            Some("PersistentVolumeClaim") => vec![&v],
+            _ => vec![],
+        };
+        for c in claims {
+            lines.push(format!(
+                "  claim {}: {}, {}, {}",
+                c["metadata"]["name"].as_str().unwrap_or("?"),
+                c["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or("?"),
+                c["spec"]["accessModes"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("+")).unwrap_or_default(),
+                describe_class(c["spec"]["storageClassName"].as_str()),
+            ));
+        }
+    }
+    Ok(lines)
+}
+
+/// Run the operations in order; on failure undo what ran and say exactly
+/// where things stand.
+async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: &LiveArgs) -> Result<()> {
+    let mut progress = |s: &str| say(&format!("  {s}"));
+    for (i, op) in plan.ops.iter().enumerate() {
+        say(&op.describe());
+        if let Err(e) = cluster.execute(op, false, live.force_conflicts, live.timeout, &mut progress).await {
+            let undo = live::rollback(plan, i, snapshot);
+            let mut lines = vec![format!("step {} of {} failed: {}: {e:#}", i + 1, plan.ops.len(), op.describe())];
+            if undo.is_empty() {
+                lines.push("nothing had changed yet".into());
+            }
+            for u in &undo {
+                match cluster.execute(u, false, true, live.timeout, &mut |_| {}).await {
+                    Ok(_) => lines.push(format!("rolled back: {}", u.describe())),
+                    Err(e2) => lines.push(format!("could not roll back ({}): {e2:#}; do it by hand", u.describe())),
+                }
+            }
+            let kept: Vec<String> = plan
+                .ops
+                .iter()
+                .take(i)
+                .filter_map(|o| match o {
+                    Op::Apply { obj } if obj["kind"] == "PersistentVolumeClaim" => Some(Key::of(obj).to_string()),
+                    _ => None,
+                })
+                .collect();
+            if !kept.is_empty() {
+                lines.push(format!("claims are never deleted; these stay: {}", kept.join(", ")));
+            }
+            lines.push("run the same command again to retry; it continues from the state the cluster is in".into());
+            bail!("{}", lines.join("\n  "));
+        }
+    }
+    say(&format!("done: {}", plan.summary.first().cloned().unwrap_or_default()));
+    Ok(())
+}
+
+/// A workload that Helm owns reverts on the next `helm upgrade` unless the
+/// release renders through the post-renderer; say how to keep the change.
+fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Target], opts: &Options) {
+    for t in found {
+        let Some((obj, _)) = snapshot.objects.iter().find(|(v, _)| v["kind"] == t.kind.as_str() && v["metadata"]["name"] == t.name.as_str()) else {
+            continue;
+        };
+        let ann = &obj["metadata"]["annotations"];
+        let (Some(release), ns) = (ann["meta.helm.sh/release-name"].as_str(), ann["meta.helm.sh/release-namespace"].as_str()) else {
+            continue;
+        };
+        let ns = ns.map(|n| format!(" -n {n}")).unwrap_or_default();
+        let mut args = String::new();
+        for (c, p) in &opts.paths {
+            let spec = c.as_ref().map(|c| format!("{c}:{p}")).unwrap_or_else(|| p.clone());
+            args.push_str(&format!(" --post-renderer-args=--path --post-renderer-args={spec}"));
+        }
+        if let Some(m) = opts.mode {
+            args.push_str(&format!(" --post-renderer-args=--mode --post-renderer-args={}", m.as_str()));
+        }
+        say(&format!(
+            "note: {t} belongs to the Helm release {release}; the next `helm upgrade` puts the Deployment back unless the release renders through kubectl-persist:\n    Helm 3: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer kubectl-persist{args}\n    Helm 4: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer persist{args}   (after: helm plugin install plugin-manifest/helm)"
+        ));
+    }
+}
+
+#[allow(dead_code)]
+pub fn describe_timeout(d: Duration) -> String {
+    humantime(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::mock::{self, status, step};
+    use kubectl_persist::decide::select::Target;
+    use serde_json::json;
+
+    fn deployment(replicas: i64) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo", "resourceVersion": "42", "generation": 1},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+        })
+    }
+
+    fn list(kind: &str, items: Vec<Value>) -> Value {
+        json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {}, "items": items})
+    }
+
+    fn args(wait: bool, dry_run: DryRun) -> LiveArgs {
+        LiveArgs {
+            kube: KubeArgs::default(),
+            dry_run,
+            wait,
+            timeout: Duration::from_secs(5),
+            force_conflicts: false,
+            cluster: false,
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            targets: vec![Target::parse("deployment/web").unwrap()],
+            paths: vec![(None, "/data".into())],
+            namespace: Some("demo".into()),
+            ..Options::default()
+        }
+    }
+
+    /// The reads every run starts with.
+    fn reads(d: Value) -> Vec<mock::Step> {
+        vec![
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", d),
+            status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
+            step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
+            step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
+            step("GET", "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers", list("HorizontalPodAutoscaler", vec![])),
+        ]
+    }
+
+    fn sts(replicas: i64, ready: i64) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web", "namespace": "demo", "generation": 2},
+               "spec": {"replicas": replicas}, "status": {"observedGeneration": 2, "readyReplicas": ready}})
+    }
+
+    async fn scenario(steps: Vec<mock::Step>, live: LiveArgs) -> (Result<String>, Vec<(String, String, Value)>) {
+        let (client, handle) = mock::client();
+        let cluster = Cluster::with_client(client, "demo");
+        let server = tokio::spawn(mock::serve(handle, steps));
+        let out = tokio::time::timeout(Duration::from_secs(10), switch(&cluster, &opts(), &live, Format::Yaml, false))
+            .await
+            .expect("the run finished");
+        drop(cluster);
+        let seen = match tokio::time::timeout(Duration::from_secs(10), server).await.expect("the mock server ends") {
+            Ok(seen) => seen,
+            Err(e) => panic!("the mock server failed ({e}); the run returned {out:?}"),
+        };
+        (out, seen)
+    }
+
+    #[tokio::test]
+    async fn a_switch_makes_these_calls_in_this_order() {
+        let mut steps = reads(deployment(2));
+        steps.extend([
+            step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(2)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet"}]}})])),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(2, 0)),
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(2, 1)),
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(2, 2)),
+            step("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web", json!({"kind": "Status", "status": "Success"})),
+        ]);
+        let (out, seen) = scenario(steps, args(true, DryRun::None)).await;
+        out.unwrap();
+        let apply = |i: usize| &seen[i].2;
+        assert!(seen[6].1.contains("fieldManager=kubectl-persist"), "{}", seen[6].1);
+        assert_eq!(apply(6)["spec"]["clusterIP"], "None");
+        assert_eq!(apply(7)[0]["op"], "test", "the annotation patch is guarded by resourceVersion");
+        assert_eq!(apply(8)["spec"]["replicas"], 0);
+        assert_eq!(apply(9)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
+        assert_eq!(apply(12)["spec"]["replicas"], 2);
+        assert_eq!(apply(12)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+    }
+
+    #[tokio::test]
+    async fn a_failure_mid_way_rolls_back_and_keeps_claims() {
+        let mut steps = reads(deployment(2));
+        steps.extend([
+            step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(2)),
+            status("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", 422, "StatefulSet.apps \"web\" is invalid"),
+            // Rollback: the Service created in step 1 goes; nothing was scaled yet.
+            step("DELETE", "/api/v1/namespaces/demo/services/web-headless", json!({"kind": "Status", "status": "Success"})),
+        ]);
+        let (out, _) = scenario(steps, args(true, DryRun::None)).await;
+        let err = format!("{:#}", out.unwrap_err());
+        assert!(err.contains("step 3 of") && err.contains("is invalid"), "{err}");
+        assert!(err.contains("rolled back: delete service/web-headless"), "{err}");
+        assert!(err.contains("run the same command again"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_scales_the_deployment_back() {
+        let mut steps = reads(deployment(2));
+        steps.extend([
+            step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(2)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(2, 0)),
+        ]);
+        // Waiting for readiness: never ready; the timeout is 0s.
+        steps.push(step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(2, 0)));
+        // Rollback: the StatefulSet goes and its pods are waited out before the
+        // Deployment scales back, then the Service goes.
+        steps.extend([
+            step("DELETE", "/apis/apps/v1/namespaces/demo/statefulsets/web", json!({"kind": "Status", "status": "Success"})),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
+            step("DELETE", "/api/v1/namespaces/demo/services/web-headless", json!({"kind": "Status", "status": "Success"})),
+        ]);
+        let mut live = args(true, DryRun::None);
+        live.timeout = Duration::from_secs(0);
+        let (out, seen) = scenario(steps, live).await;
+        let err = format!("{:#}", out.unwrap_err());
+        assert!(err.contains("timed out"), "{err}");
+        let scale_back = &seen[seen.len() - 2];
+        assert!(scale_back.1.contains("deployments/web/scale"));
+        assert_eq!(scale_back.2["spec"]["replicas"], 2, "the Deployment gets its replicas back");
+    }
+
+    #[tokio::test]
+    async fn a_rerun_after_an_interruption_finishes_the_job() {
+        // Interrupted after scaling down: replicas 0, the count remembered, the StatefulSet there.
+        let mut d = deployment(0);
+        d["metadata"]["annotations"] = json!({live::REPLICAS_ANNOTATION: "2"});
+        let mut steps = vec![
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", d.clone()),
+            // The half-done check finds the StatefulSet of the first run.
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(0, 0)),
+        ];
+        steps.extend([
+            step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
+            step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
+            step("GET", "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers", list("HorizontalPodAutoscaler", vec![])),
+            step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(2, 2)),
+            step("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web", json!({"kind": "Status", "status": "Success"})),
+        ]);
+        let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
+        out.unwrap();
+        assert_eq!(seen[10].2["spec"]["replicas"], 2, "the remembered replicas are restored on the StatefulSet");
+    }
+
+    #[tokio::test]
+    async fn dry_run_server_sends_writes_with_dry_run_only() {
+        let mut steps = reads(deployment(1));
+        steps.extend([
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-headless"}})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(1)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(1, 0)),
+        ]);
+        let (out, seen) = scenario(steps, args(true, DryRun::Server)).await;
+        let out = out.unwrap();
+        assert!(out.contains("kind: StatefulSet"), "{out}");
+        assert!(seen.iter().skip(5).all(|(_, p, _)| p.contains("dryRun=All")));
+    }
+
+    #[tokio::test]
+    async fn forbidden_names_the_verb_and_resource() {
+        let steps = vec![status(
+            "GET",
+            "/apis/apps/v1/namespaces/demo/deployments/web",
+            403,
+            "deployments.apps \"web\" is forbidden: User \"dev\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"demo\"",
+        )];
+        let (out, _) = scenario(steps, args(true, DryRun::None)).await;
+        let err = format!("{:#}", out.unwrap_err());
+        assert!(err.contains("forbidden: cannot get deployment/web") && err.contains("rbac.yaml"), "{err}");
+    }
+}
