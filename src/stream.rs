@@ -132,11 +132,23 @@ impl<'a> Stream<'a> {
                 let (l, c) = line_col(text, start);
                 let line = l + e.line() - 1;
                 let col = if e.line() == 1 { c + e.column() - 1 } else { e.column() };
-                let msg = format!("invalid JSON: {}", strip_serde_position(&e.to_string()));
+                let msg = if trailing_comma(body, e.line(), e.column()) {
+                    "invalid JSON: a trailing comma (JSON allows none before '}' or ']')".to_string()
+                } else {
+                    format!("invalid JSON: {}", strip_serde_position(&e.to_string()))
+                };
                 return Err(Error::Parse { at: Box::new(self.doc_ref(d, Some((line, col)))), msg });
             }
         }
-        match yaml::parse::parse(text, limits) {
+        let checked = yaml::parse::parse(text, limits).and_then(|tree| {
+            // kubectl expands aliases; a document it could not expand is an error here too.
+            match &tree {
+                Some(t) if memchr::memchr(b'*', text.as_bytes()).is_some() => yaml::check_aliases(t, limits)?,
+                _ => {}
+            }
+            Ok(tree)
+        });
+        match checked {
             Ok(tree) => {
                 self.docs[d].tree = tree;
                 Ok(())
@@ -237,7 +249,50 @@ impl<'a> Stream<'a> {
     }
 }
 
+/// Did serde_json stop at a `}` or `]` right after a comma? (It reports
+/// `{"a": 1,}` as "key must be a string".)
+fn trailing_comma(body: &str, line: usize, column: usize) -> bool {
+    let Some(l) = body.split('\n').nth(line.saturating_sub(1)) else { return false };
+    let line_start = l.as_ptr() as usize - body.as_ptr() as usize;
+    let at = (line_start + column.saturating_sub(1)).min(body.len());
+    if !body[at..].starts_with(['}', ']']) {
+        return false;
+    }
+    body[..at].trim_end().ends_with(',')
+}
+
 /// serde_json ends messages with "at line L column C"; the caller says where.
 fn strip_serde_position(s: &str) -> &str {
     s.rfind(" at line ").map_or(s, |i| &s[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_err(text: &str) -> String {
+        let inputs = [Input { name: "in.json".into(), bytes: text.as_bytes().to_vec() }];
+        match Stream::read(&inputs, &Limits::default(), false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{text:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn json_trailing_commas_are_named() {
+        for text in [
+            "{\"kind\": \"Deployment\", \"metadata\": {\"name\": \"w\",}}\n",
+            "{\"kind\": \"Deployment\",\n \"spec\": [1, 2,\n ]}\n",
+        ] {
+            let e = read_err(text);
+            assert!(e.contains("trailing comma"), "{e}");
+        }
+        assert!(read_err("{\"kind\": \"Deployment\" \"x\": 1}").contains("invalid JSON: expected `,` or `}`"));
+    }
+
+    #[test]
+    fn aliases_are_checked_where_documents_are_parsed() {
+        let e = read_err("kind: Deployment\nmetadata:\n  name: w\nspec: *nowhere\n");
+        assert!(e.contains("line 4, column 7") && e.contains("names no anchor"), "{e}");
+    }
 }

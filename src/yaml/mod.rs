@@ -22,13 +22,69 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Check a parsed document's aliases the way kubectl would meet them: each
+/// names an anchor written before it and not around it, and all of them
+/// together expand to at most `limits.max_alias_nodes` nodes ("billion
+/// laughs" is an error, not a hang). Linear in the size of the tree. The error
+/// carries the byte offset of the alias.
+pub fn check_aliases(n: &Node, limits: &Limits) -> Result<(), ParseError> {
+    struct Walk<'n> {
+        /// Expanded size of each anchor; `None` while its node is being read.
+        sizes: HashMap<&'n str, Option<usize>>,
+        added: usize,
+        max: usize,
+    }
+    fn walk<'n>(n: &'n Node, w: &mut Walk<'n>) -> Result<usize, ParseError> {
+        if let Some(a) = &n.anchor {
+            w.sizes.insert(a.as_str(), None);
+        }
+        let err = |msg: String| Err(ParseError { offset: n.start as usize, msg });
+        let size = match &n.kind {
+            Kind::Scalar(_) => 1,
+            Kind::Alias(name) => match w.sizes.get(name.as_str()) {
+                None => return err(format!("alias *{name} names no anchor before it")),
+                Some(None) => return err(format!("alias *{name} is inside the node it names (a recursive alias)")),
+                Some(Some(size)) => {
+                    w.added = w.added.saturating_add(*size);
+                    if w.added > w.max {
+                        return err(format!(
+                            "aliases expand to more than the {} nodes allowed (--max-alias-nodes); is this an alias bomb?",
+                            w.max
+                        ));
+                    }
+                    *size
+                }
+            },
+            Kind::Map { entries, .. } => {
+                let mut total = 1usize;
+                for e in entries {
+                    total = total.saturating_add(walk(&e.key, w)?).saturating_add(walk(&e.value, w)?);
+                }
+                total
+            }
+            Kind::Seq { items, .. } => {
+                let mut total = 1usize;
+                for i in items {
+                    total = total.saturating_add(walk(&i.node, w)?);
+                }
+                total
+            }
+        };
+        if let Some(a) = &n.anchor {
+            w.sizes.insert(a.as_str(), Some(size));
+        }
+        Ok(size)
+    }
+    walk(n, &mut Walk { sizes: HashMap::new(), added: 0, max: limits.max_alias_nodes }).map(|_| ())
+}
+
 /// Convert a tree to JSON the way kubectl reads YAML (go-yaml v2 semantics:
 /// YAML 1.1 scalars, aliases expanded, `<<` merge keys applied). Alias
 /// expansion is bounded by `limits.max_alias_nodes`.
 pub fn to_json(n: &Node, limits: &Limits) -> Result<serde_json::Value, String> {
     let mut anchors = HashMap::new();
     let mut budget = limits.max_alias_nodes;
-    convert(n, &mut anchors, &mut budget, 0, limits.max_depth)
+    convert(n, &mut anchors, &mut budget, 0, limits)
 }
 
 fn convert<'n>(
@@ -36,8 +92,9 @@ fn convert<'n>(
     anchors: &mut HashMap<&'n str, &'n Node>,
     budget: &mut usize,
     depth: usize,
-    max_depth: usize,
+    limits: &Limits,
 ) -> Result<serde_json::Value, String> {
+    let max_depth = limits.max_depth;
     use serde_json::Value;
     if depth > max_depth {
         return Err(format!("aliases expand deeper than {max_depth} levels (--max-depth)"));
@@ -60,27 +117,28 @@ fn convert<'n>(
             }
             Resolved::Float(f) => match serde_json::Number::from_f64(f) {
                 Some(num) => Value::Number(num),
-                None => return Err(format!("the value {} has no JSON form", s.value)),
+                // The value itself is not shown: it may be a Secret's.
+                None => return Err("a float that is not finite (.inf or .nan) has no JSON form".into()),
             },
             Resolved::Str(v) => Value::String(v.to_string()),
         },
         Kind::Alias(name) => {
             let target =
                 *anchors.get(name.as_str()).ok_or_else(|| format!("alias *{name} names no anchor before it"))?;
-            let count = count_nodes(target, *budget + 1);
+            let count = count_nodes(target, budget.saturating_add(1));
             if count > *budget {
                 return Err(format!(
                     "aliases expand to more than the {} nodes allowed (--max-alias-nodes); is this an alias bomb?",
-                    count.max(*budget)
+                    limits.max_alias_nodes
                 ));
             }
             *budget -= count;
-            convert(target, anchors, budget, depth + 1, max_depth)?
+            convert(target, anchors, budget, depth + 1, limits)?
         }
         Kind::Seq { items, .. } => {
             let mut out = Vec::with_capacity(items.len());
             for i in items {
-                out.push(convert(&i.node, anchors, budget, depth + 1, max_depth)?);
+                out.push(convert(&i.node, anchors, budget, depth + 1, limits)?);
             }
             Value::Array(out)
         }
@@ -92,7 +150,7 @@ fn convert<'n>(
                     Some(s) => s.value.clone(),
                     None => return Err("a mapping key is not a string".into()),
                 };
-                let v = convert(&e.value, anchors, budget, depth + 1, max_depth)?;
+                let v = convert(&e.value, anchors, budget, depth + 1, limits)?;
                 if key == "<<" && e.key.scalar().is_some_and(|s| s.style == Style::Plain) {
                     merges.push(v);
                 } else {
@@ -159,7 +217,34 @@ mod tests {
         }
         let n = parse::parse(&src, &Limits::default()).unwrap().unwrap();
         let err = to_json(&n, &Limits::default()).unwrap_err();
-        assert!(err.contains("alias bomb"), "{err}");
+        assert!(err.contains("alias bomb") && err.contains("the 100000 nodes"), "{err}");
+    }
+
+    #[test]
+    fn alias_checks() {
+        let check =
+            |src: &str| check_aliases(&parse::parse(src, &Limits::default()).unwrap().unwrap(), &Limits::default());
+        assert_eq!(check("a: &a [1, 2]\nb: *a\nc:\n  <<: *a\n"), Ok(()));
+        // Redefined anchors: the latest one counts.
+        assert_eq!(check("a: &a x\nb: &a [1]\nc: *a\n"), Ok(()));
+        assert!(check("a: *nope\n").unwrap_err().msg.contains("names no anchor"));
+        assert!(check("a: &a [1, *a]\n").unwrap_err().msg.contains("recursive alias"));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='j' {
+            bomb.push_str(&format!("{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            prev = c;
+        }
+        let e = check(&bomb).unwrap_err();
+        assert!(e.msg.contains("more than the 100000 nodes allowed (--max-alias-nodes)"), "{e:?}");
+        assert!(bomb[e.offset..].starts_with('*'), "the error points at an alias");
+    }
+
+    #[test]
+    fn non_finite_floats_do_not_show_their_text() {
+        let n = parse::parse("kind: Secret\nstringData:\n  password: .NaN\n", &Limits::default()).unwrap().unwrap();
+        let e = to_json(&n, &Limits::default()).unwrap_err();
+        assert!(e.contains("not finite") && !e.contains("NaN"), "{e}");
     }
 
     #[test]

@@ -318,9 +318,18 @@ impl Node {
                 a == b
             }
             (Kind::Map { entries: a, .. }, Kind::Map { entries: b, .. }) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .all(|x| b.iter().any(|y| x.key.key_str() == y.key.key_str() && x.value.same_value(&y.value)))
+                if a.len() != b.len() {
+                    return false;
+                }
+                // Keys usually come in the same order; otherwise look them up
+                // (a map of many keys must not cost its square).
+                if a.iter().zip(b).all(|(x, y)| x.key.key_str() == y.key.key_str()) {
+                    return a.iter().zip(b).all(|(x, y)| x.value.same_value(&y.value));
+                }
+                let by_key: std::collections::HashMap<Option<&str>, &Node> =
+                    b.iter().map(|y| (y.key.key_str(), &y.value)).collect();
+                by_key.len() == b.len()
+                    && a.iter().all(|x| by_key.get(&x.key.key_str()).is_some_and(|v| x.value.same_value(v)))
             }
             (Kind::Seq { items: a, .. }, Kind::Seq { items: b, .. }) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.node.same_value(&y.node))

@@ -11,20 +11,28 @@
 use super::node::{Entry, Item, Kind, Node, Scalar, Style};
 
 /// Bounds on what one document may cost to parse.
+///
+/// Only documents the run must read are parsed (see [`crate::stream`]); the
+/// limits apply to those. Exceeding one is an error naming the limit's flag.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Deepest nesting of collections accepted.
+    /// Deepest nesting of collections accepted (also bounds how deep aliases
+    /// may expand). The parser and the tree walks recurse once per level: a
+    /// debug build needs about 9 KiB of stack per level, a release build about
+    /// 1.5 KiB, so the default fits a 2 MiB thread (Rust's default for
+    /// spawned threads) in either. Real manifests nest fewer than 30 levels.
     pub max_depth: usize,
     /// Largest document, in bytes, that is parsed (documents the tool does not
     /// rewrite are never parsed and have no limit).
     pub max_doc_bytes: usize,
-    /// Most nodes visited when following aliases (defeats "billion laughs").
+    /// Most nodes that aliases may expand to in one document, as kubectl
+    /// would expand them (defeats "billion laughs").
     pub max_alias_nodes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 256, max_doc_bytes: 64 << 20, max_alias_nodes: 100_000 }
+        Limits { max_depth: 128, max_doc_bytes: 64 << 20, max_alias_nodes: 100_000 }
     }
 }
 
@@ -324,6 +332,15 @@ impl<'a> P<'a> {
                 self.skip_inline_ws();
                 let is_key = self.peek() == b':' && blank(self.at(1));
                 if is_key {
+                    if multiline && scalar.scalar().is_some_and(|s| s.style == Style::Plain) {
+                        // `a: 1\n   b: 2`: the deeper line continues the value above.
+                        let last = self.s[key_start..self.pos].rfind('\n').map_or(key_start, |i| key_start + i + 1);
+                        let at = last + self.s[last..].len() - self.s[last..].trim_start_matches([' ', '\t']).len();
+                        return self.err(
+                            at,
+                            "bad indentation: this key is indented more than the line above, so it reads as part of that value",
+                        );
+                    }
                     if multiline {
                         return self.err(key_start, "a mapping key must fit on one line");
                     }
@@ -1051,7 +1068,16 @@ impl<'a> P<'a> {
             match self.peek() {
                 b',' => self.pos += 1,
                 c if c == close => {}
-                _ => return self.err(self.pos, format!("expected ',' or '{}' in a flow collection", close as char)),
+                _ => {
+                    return self.err(
+                        self.pos,
+                        format!(
+                            "expected ',' or '{}' in a flow collection (is the '{}' before it closed?)",
+                            close as char,
+                            if is_map { '{' } else { '[' }
+                        ),
+                    )
+                }
             }
         }
         let kind = if is_map {
@@ -1214,6 +1240,9 @@ mod tests {
         assert!(fails("a:\n\tb: 1\n").contains("tab character"));
         assert!(fails("a:\n    b: 1\n  c: 2\n").contains("bad indentation"));
         assert!(fails("a: b: c\n").contains("not allowed here"));
+        let e = parse("a: 1\n   b: 2\n", &Limits::default()).unwrap_err();
+        assert!(e.msg.starts_with("bad indentation: this key is indented more") && e.offset == 8, "{e:?}");
+        assert!(fails("a: {b: c\nd: e\n").contains("is the '{' before it closed?"));
         assert!(fails("? a\n: b\n").contains("explicit keys"));
         assert!(fails("a: - b\n").contains("same line"));
         let deep = "[".repeat(1000);

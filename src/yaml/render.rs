@@ -184,7 +184,12 @@ impl<'a> Renderer<'a> {
         let mut next = 0;
         for e in ne {
             let key = e.key.key_str();
-            let found = oe.iter().position(|o| o.key.key_str() == key).filter(|&j| j >= next);
+            // The next original entry is the usual match; search only when it is not.
+            let found = if oe.get(next).is_some_and(|o| o.key.key_str() == key) {
+                Some(next)
+            } else {
+                oe.iter().position(|o| o.key.key_str() == key).filter(|&j| j >= next)
+            };
             match found {
                 Some(j) => {
                     let from = self.enter_region(j, rs[j], oe[j].key.start as usize, col, at, out);
@@ -212,10 +217,13 @@ impl<'a> Renderer<'a> {
         let mut at = At::Start;
         let mut next = 0;
         for it in ni {
-            let found = (it.node.id != 0)
-                .then(|| oi.iter().position(|o| o.node.id == it.node.id))
-                .flatten()
-                .filter(|&j| j >= next);
+            let found = if it.node.id == 0 {
+                None
+            } else if oi.get(next).is_some_and(|o| o.node.id == it.node.id) {
+                Some(next)
+            } else {
+                oi.iter().position(|o| o.node.id == it.node.id).filter(|&j| j >= next)
+            };
             match found {
                 Some(j) => {
                     let from = self.enter_region(j, rs[j], oi[j].dash as usize, col, at, out);
