@@ -14,6 +14,11 @@ use kubectl_persist::{transform, Note};
 use crate::cli::{self, Cli, Command, UsageError};
 use crate::read;
 
+/// Stack for the transform: a base, plus enough per nesting level for a debug
+/// build (the parser's frames there are about 9 KiB a level).
+const STACK_BASE: usize = 8 << 20;
+const STACK_PER_LEVEL: usize = 16 << 10;
+
 /// How a run ends, beyond success.
 #[derive(Debug)]
 pub enum Exit {
@@ -69,20 +74,43 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         read::read_inputs(&cfg.filenames, cfg.recursive)?
     };
-    let outcome = transform(&inputs, &cfg.opts)?;
-    let mut stderr = std::io::stderr().lock();
-    for n in &outcome.notes {
-        match n {
-            Note::Warning(w) => writeln!(stderr, "kubectl-persist: warning: {w}").ok(),
-            Note::Explain(e) if cfg.explain => writeln!(stderr, "kubectl-persist: {e}").ok(),
-            Note::Explain(_) => None,
-        };
-    }
-    let out = match cfg.format {
-        Format::Yaml => emit::yaml(&outcome),
-        Format::Json => emit::json(&outcome, &cfg.opts.limits)?,
-        Format::Diff => emit::diff(&outcome, &inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>()),
-    };
+    // The parser and the tree walks recurse once per nesting level: give them
+    // a stack sized for --max-depth, so a raised limit is an error message
+    // rather than a stack overflow.
+    let stack = STACK_BASE.saturating_add(cfg.opts.limits.max_depth.saturating_mul(STACK_PER_LEVEL));
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let out = std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("transform".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || -> Result<String> {
+                let outcome = transform(&inputs, &cfg.opts)?;
+                let mut stderr = std::io::stderr().lock();
+                for n in &outcome.notes {
+                    match n {
+                        Note::Warning(w) => writeln!(stderr, "kubectl-persist: warning: {w}").ok(),
+                        Note::Explain(e) if cfg.explain => writeln!(stderr, "kubectl-persist: {e}").ok(),
+                        Note::Explain(_) => None,
+                    };
+                }
+                Ok(match cfg.format {
+                    Format::Yaml => emit::yaml(&outcome),
+                    Format::Json => emit::json_named(&outcome, &cfg.opts.limits, &names)?,
+                    Format::Diff => emit::diff(&outcome, &names),
+                })
+            })
+            .with_context(|| {
+                format!(
+                    "cannot start a thread with {} MiB of stack for --max-depth {}; use a lower --max-depth",
+                    stack >> 20,
+                    cfg.opts.limits.max_depth
+                )
+            })?;
+        match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })?;
     match &cfg.output_file {
         Some(path) => write_file(path, out.as_bytes())?,
         None => write_stdout(out.as_bytes())?,
@@ -90,27 +118,46 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The temporary output file, while there is one, for the interrupt handler.
+static PARTIAL: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
 /// Write to a temporary file beside `path` and rename it into place, so the
 /// file is either the old one or the whole new output. An interrupt removes
 /// the temporary file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // Ctrl-C (or SIGTERM) while writing: remove the partial file, exit 130.
+    // The handler is in place before the file exists, so no interrupt can
+    // leave one behind.
+    let _ = ctrlc::set_handler(|| {
+        let partial = PARTIAL.lock().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        if let Some(p) = partial {
+            let _ = std::fs::remove_file(p);
+        }
+        std::process::exit(130);
+    });
     let tmp = tempfile::Builder::new()
         .prefix(".kubectl-persist-")
         .tempfile_in(dir)
         .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
-    let tmp_path = tmp.path().to_path_buf();
-    // Ctrl-C (or SIGTERM) while writing: remove the partial file, exit 130.
-    let _ = ctrlc::set_handler(move || {
-        let _ = std::fs::remove_file(&tmp_path);
-        std::process::exit(130);
-    });
+    set_partial(Some(tmp.path().to_path_buf()));
     let mut f = tmp.as_file();
-    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot move the output into place", path.display()))?;
-    Ok(())
+    let written =
+        f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()));
+    let placed = written.and_then(|_| {
+        tmp.persist(path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("{}: cannot move the output into place", path.display()))
+    });
+    set_partial(None);
+    placed.map(|_| ())
+}
+
+fn set_partial(p: Option<std::path::PathBuf>) {
+    match PARTIAL.lock() {
+        Ok(mut g) => *g = p,
+        Err(poisoned) => *poisoned.into_inner() = p,
+    }
 }
 
 /// Write all of it, at once, after everything succeeded.

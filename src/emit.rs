@@ -47,12 +47,17 @@ fn starts_with_separator(t: &str) -> bool {
 
 /// Every object in one `v1 List`, as kubectl prints `-o json`.
 pub fn json(out: &Outcome, limits: &Limits) -> Result<String, Error> {
+    json_named(out, limits, &[])
+}
+
+/// [`json`], naming inputs in messages by `names` (indexed like the inputs).
+pub fn json_named(out: &Outcome, limits: &Limits, names: &[String]) -> Result<String, Error> {
     let mut items = Vec::new();
     for d in &out.docs {
         let Some(tree) = &d.tree else { continue };
         let v = yaml::to_json(tree, limits).map_err(|msg| Error::Parse {
             at: Box::new(crate::error::DocRef {
-                input: String::new(),
+                input: names.get(d.input).cloned().unwrap_or_else(|| "-".into()),
                 doc: d.number,
                 object: Some(d.label.clone()),
                 ..Default::default()
@@ -94,13 +99,27 @@ pub fn diff(out: &Outcome, names: &[String]) -> String {
 }
 
 /// Mask Secret values in a document's text, keeping everything else.
+///
+/// Fails closed: a document that may hold a Secret (the word, or escapes that
+/// could spell it) but cannot be parsed or masked node by node (its Secret is
+/// written with aliases or merge keys) is replaced by a one-line comment.
 pub fn masked(text: &str) -> String {
-    if !text.contains("Secret") {
+    if !text.contains("Secret") && !text.contains('\\') {
         return text.to_string();
     }
-    let limits = Limits::default();
+    // The text came out of a run that parsed it under its own limits.
+    let limits = Limits { max_depth: 10_000, max_doc_bytes: usize::MAX, max_alias_nodes: usize::MAX };
+    let withheld =
+        || "# kubectl-persist: not shown: this document may hold Secret data that cannot be masked\n".to_string();
     let Some(head) = split::split(text).into_iter().next() else { return text.to_string() };
-    let Ok(Some(orig)) = yaml::parse::parse(head.text, &limits) else { return text.to_string() };
+    let orig = match yaml::parse::parse(head.text, &limits) {
+        Ok(Some(orig)) => orig,
+        Ok(None) if !text[head.text.len()..].contains("Secret") => return text.to_string(),
+        _ => return withheld(),
+    };
+    if orig.has_alias() && holds_secret(&orig, &limits) {
+        return withheld();
+    }
     let mut new = orig.clone();
     if !mask_secrets(&mut new) {
         return text.to_string();
@@ -110,6 +129,16 @@ pub fn masked(text: &str) -> String {
     Renderer { src: head.text, style: &style }.document(&orig, &new, &mut out);
     out.push_str(&text[head.text.len()..]);
     out
+}
+
+/// Is there a Secret in the tree once aliases and merge keys are expanded?
+fn holds_secret(n: &Node, limits: &Limits) -> bool {
+    fn walk(v: &serde_json::Value) -> bool {
+        let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+        kind == "Secret"
+            || kind.ends_with("List") && v.get("items").and_then(|i| i.as_array()).is_some_and(|a| a.iter().any(walk))
+    }
+    yaml::to_json(n, limits).map_or(true, |v| walk(&v))
 }
 
 /// Replace the values under `data` and `stringData` of every Secret (also in
