@@ -3,6 +3,7 @@
 //! a [`Plan`].
 
 pub mod annotations;
+pub mod catalog;
 pub mod config;
 pub mod detect;
 pub mod select;
