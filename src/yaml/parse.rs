@@ -64,6 +64,14 @@ pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
             ),
         });
     }
+    // YAML (and kubectl) allow no control characters but tab, LF and CR; the
+    // parser also takes a NUL for the end of the text, so refuse them first.
+    if let Some(at) = text.bytes().position(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f) {
+        return Err(ParseError {
+            offset: at,
+            msg: format!("control character U+{:04X} is not allowed in YAML", text.as_bytes()[at]),
+        });
+    }
     let mut p = P { s: text, b: text.as_bytes(), pos: 0, line_start: 0, next_id: 1, depth: 0, limits: *limits };
     p.document()
 }
@@ -1245,6 +1253,13 @@ mod tests {
         assert!(fails("a: {b: c\nd: e\n").contains("is the '{' before it closed?"));
         assert!(fails("? a\n: b\n").contains("explicit keys"));
         assert!(fails("a: - b\n").contains("same line"));
+        // Found by the fuzzer: a NUL in a parsed document hung the parser.
+        let e = parse("kind: Deployment\nspec:\n  a: b\0\0\n  c: d\n", &Limits::default()).unwrap_err();
+        assert_eq!((e.offset, e.msg.as_str()), (29, "control character U+0000 is not allowed in YAML"));
+        for c in ['\u{1}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{7f}'] {
+            assert!(fails(&format!("a: x{c}y\n")).starts_with("control character"), "{c:?}");
+        }
+        assert!(parse("a: \"x\ty\"\r\nb: 1\r\n", &Limits::default()).is_ok());
         let deep = "[".repeat(1000);
         assert!(fails(&deep).contains("nesting deeper"));
     }
