@@ -31,6 +31,7 @@ use std::collections::HashSet;
 pub use error::{Error, Result};
 pub use stream::Input;
 
+use decide::catalog::Catalog;
 use decide::config::ConfigFile;
 use decide::detect;
 use decide::select::{Selector, Target, WorkloadKind};
@@ -65,6 +66,9 @@ pub struct Options {
     pub namespace: Option<String>,
     pub config: Option<ConfigFile>,
     pub detect: detect::Level,
+    /// Where images keep their data: the built-in catalog, with `--catalog`
+    /// files on top.
+    pub catalog: Catalog,
     pub limits: Limits,
     /// Parse every document (for `-o json`).
     pub parse_all: bool,
@@ -86,6 +90,7 @@ impl Default for Options {
             namespace: None,
             config: None,
             detect: detect::Level::Safe,
+            catalog: Catalog::embedded(),
             limits: Limits::default(),
             parse_all: false,
             default_size: "1Gi".into(),

@@ -151,6 +151,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
 
     // Which paths: the first source that names any.
     let mut paths: Vec<PathReq> = Vec::new();
+    let mut detected_gid: Option<detect::FsGroupHint> = None;
     if !opts.paths.is_empty() {
         for (c, p) in &opts.paths {
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Flag) });
@@ -182,8 +183,11 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Annotation) });
         }
     } else if opts.detect != detect::Level::Off {
-        for prop in detect::detect(kind, pod, opts) {
+        for prop in detect::detect(obj, kind, pod, opts) {
             if prop.taken(opts.detect) {
+                if detected_gid.is_none() {
+                    detected_gid = prop.fs_group.clone();
+                }
                 let mut req = PathReq {
                     container: prop.container.clone(),
                     path: prop.path.clone(),
@@ -191,8 +195,16 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
                 };
                 req.size = prop.size.clone();
                 paths.push(req);
+            } else if prop.confidence == detect::Confidence::None {
+                notes.push(format!("{} left alone: {}", prop.path, prop.reason));
             } else {
-                notes.push(format!("{} not persisted: {} ({:?} confidence)", prop.path, prop.reason, prop.confidence));
+                let more = if opts.detect == detect::Level::All { "" } else { "; --detect=all takes it" };
+                notes.push(format!(
+                    "{} not persisted: {} ({} confidence{more})",
+                    prop.path,
+                    prop.reason,
+                    prop.confidence.as_str()
+                ));
             }
         }
     }
@@ -228,6 +240,14 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             p.access_modes = vec!["ReadWriteOnce".into()];
         }
     }
-    let fs_group = layers.get(|s| s.fs_group.as_ref());
+    let mut fs_group = layers.get(|s| s.fs_group.as_ref());
+    // The catalog knows the image's group: a fresh claim is writable with it
+    // as fsGroup, unless the pod or the user already chose one.
+    if let Some(hint) = detected_gid.filter(|_| fs_group.is_none()) {
+        if pod.path(&["securityContext", "fsGroup"]).is_none() {
+            notes.push(format!("fsGroup {} so the new claim is writable ({})", hint.gid, hint.why));
+            fs_group = Some(hint.gid);
+        }
+    }
     Ok(Some(Plan { mode, paths, fs_group, notes }))
 }
