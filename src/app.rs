@@ -57,6 +57,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .with_context(|| format!("{}: cannot read the config file", path.display()))?;
         cfg.opts.config = Some(ConfigFile::parse(&text, &path.display().to_string())?);
     }
+    for path in &cfg.catalog_files {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the catalog file", path.display()))?;
+        cfg.opts.catalog = cfg.opts.catalog.clone().with_file(&text, &path.display().to_string())?;
+    }
     let inputs = if cfg.filenames.is_empty() {
         if !cfg.opts.targets.is_empty() {
             return Err(Exit::Usage(

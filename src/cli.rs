@@ -132,6 +132,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", help_heading = "What to persist")]
     pub config: Option<PathBuf>,
 
+    /// An image catalog to add to the built-in one (same schema as data/catalog.yaml; its
+    /// entries win over built-in ones). Repeatable; later files win.
+    #[arg(long = "catalog", value_name = "FILE", help_heading = "What to persist")]
+    pub catalogs: Vec<PathBuf>,
+
     /// What detection may persist when nothing else says: off, safe (clear data paths only), all.
     #[arg(long, value_enum, default_value = "safe", help_heading = "What to persist")]
     pub detect: DetectArg,
@@ -195,6 +200,8 @@ pub struct Config {
     pub filenames: Vec<PathBuf>,
     pub recursive: bool,
     pub config_file: Option<PathBuf>,
+    /// `--catalog` files, in order.
+    pub catalog_files: Vec<PathBuf>,
     pub format: Format,
     pub explain: bool,
     pub output_file: Option<PathBuf>,
@@ -281,6 +288,7 @@ impl RunArgs {
             filenames: self.filenames,
             recursive: self.recursive,
             config_file: self.config,
+            catalog_files: self.catalogs,
             format,
             explain: self.explain,
             output_file: self.output_file,
@@ -329,8 +337,13 @@ mod tests {
             "pvc",
             "-o",
             "json",
+            "--catalog",
+            "a.yaml",
+            "--catalog",
+            "b.yaml",
         ])
         .unwrap();
+        assert_eq!(c.catalog_files, vec![PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]);
         assert_eq!(c.opts.paths, vec![(Some("app".into()), "/data".into()), (None, "/cache".into())]);
         assert_eq!(c.opts.targets[0].to_string(), "deployment/web");
         assert_eq!(c.opts.access_modes, Some(vec!["ReadWriteMany".into()]));
