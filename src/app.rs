@@ -45,30 +45,50 @@ impl From<UsageError> for Exit {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(Command::Completion { shell }) = cli.command {
-        let mut buf = Vec::new();
-        cli::completion(shell, &mut buf);
-        write_stdout(&buf)?;
-        return Ok(ExitCode::SUCCESS);
+    match &cli.command {
+        Some(Command::Completion { shell }) => {
+            let mut buf = Vec::new();
+            cli::completion(*shell, &mut buf);
+            write_stdout(&buf)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Status(args)) => return crate::live_cmd::status(args, &kubectl_persist::Options::default()),
+        None => {}
     }
     let mut cfg = cli.run.resolve().map_err(Exit::from)?;
     if let Some(path) = &cfg.config_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the config file", path.display()))?;
-        cfg.opts.config = Some(ConfigFile::parse(&text, &path.display().to_string())?);
+        let file = ConfigFile::parse(&text, &path.display().to_string())?;
+        if file.cluster == Some(kubectl_persist::decide::config::ClusterSetting::Auto) {
+            cfg.live.cluster = true;
+        }
+        cfg.opts.config = Some(file);
     }
     for path in &cfg.catalog_files {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the catalog file", path.display()))?;
         cfg.opts.catalog = cfg.opts.catalog.clone().with_file(&text, &path.display().to_string())?;
     }
-    let inputs = if cfg.filenames.is_empty() {
-        if !cfg.opts.targets.is_empty() {
+    // Without -f, TYPE/NAME means live objects, and so do -l and --all when
+    // nothing is piped in.
+    let broad = cfg.opts.selector.is_some() || cfg.all;
+    if cfg.filenames.is_empty() && (!cfg.opts.targets.is_empty() || (broad && std::io::stdin().is_terminal())) {
+        if cfg.live.cluster {
             return Err(Exit::Usage(
-                "TYPE/NAME without -f means a live object, and live mode is not available in this build; give the manifests with -f FILE or on stdin".into(),
+                "--cluster is for rendering (-f or stdin); live objects are always read from the cluster".into(),
             )
             .into());
         }
+        return crate::live_cmd::run(&cfg.opts, &cfg.live, cfg.format, cfg.explain);
+    }
+    if cfg.live.dry_run != crate::live_cmd::DryRun::None {
+        return Err(Exit::Usage(
+            "--dry-run is for live objects (TYPE/NAME without -f); a render changes nothing anyway".into(),
+        )
+        .into());
+    }
+    let inputs = if cfg.filenames.is_empty() {
         if std::io::stdin().is_terminal() {
             return Err(Exit::Usage(
                 "no input: pipe manifests in (helm template ... | kubectl persist --path /data) or give -f FILE".into(),
@@ -79,6 +99,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         read::read_inputs(&cfg.filenames, cfg.recursive)?
     };
+    if cfg.live.cluster {
+        // Post-rendering for a release that runs: keep what the live
+        // StatefulSets cannot change.
+        let (ns, live) = crate::live_cmd::live_statefulsets(&cfg.live, &inputs, cfg.opts.namespace.as_deref())?;
+        cfg.opts.namespace.get_or_insert(ns);
+        cfg.opts.live_statefulsets = live;
+    }
     // The parser and the tree walks recurse once per nesting level: give them
     // a stack sized for --max-depth, so a raised limit is an error message
     // rather than a stack overflow.
@@ -90,6 +117,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .stack_size(stack)
             .spawn_scoped(scope, || -> Result<String> {
                 let outcome = transform(&inputs, &cfg.opts)?;
+                let ns = cfg.opts.namespace.as_deref().unwrap_or("default");
+                crate::live_cmd::expand(&cfg.live, &outcome.expansions, ns)?;
                 let mut stderr = std::io::stderr().lock();
                 for n in &outcome.notes {
                     match n {

@@ -73,10 +73,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Show where each workload of a cluster keeps its data: on claims (phase,
+    /// capacity, storage class, retention), or still in emptyDirs or the
+    /// container layer.
+    Status(crate::live_cmd::StatusArgs),
 }
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub live: crate::live_cmd::LiveArgs,
+
     /// Workloads to change: deployment/NAME, deploy/NAME, statefulset/NAME, sts/NAME.
     /// Without these, every Deployment in the input is changed (StatefulSets only when named).
     #[arg(value_name = "TYPE/NAME")]
@@ -205,6 +212,9 @@ pub struct Config {
     pub format: Format,
     pub explain: bool,
     pub output_file: Option<PathBuf>,
+    /// `--all` was given (with -l: live objects when stdin is a terminal).
+    pub all: bool,
+    pub live: crate::live_cmd::LiveArgs,
 }
 
 /// A usage error: the message names the flag and how to fix it. Exit 2.
@@ -292,6 +302,8 @@ impl RunArgs {
             format,
             explain: self.explain,
             output_file: self.output_file,
+            all: self.all,
+            live: self.live,
         })
     }
 }

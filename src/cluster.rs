@@ -50,8 +50,10 @@ fn explain(e: kube::Error, verb: &str, what: &str) -> anyhow::Error {
             "conflict while trying to {verb} {what}: {}\nAnother field manager owns these fields; re-run with --force-conflicts to take them over",
             s.message
         ),
-        kube::Error::Api(s) if s.code == 422 && s.message.contains("test operation") => anyhow!(
-            "{what} changed since it was read (its resourceVersion differs); nothing was overwritten, run the command again"
+        kube::Error::Api(s) if s.code == 422 && verb == "patch" => anyhow!(
+            "cannot patch {what}: {} (422). If another client changed its spec since it was read (its generation \
+             moved), nothing was overwritten: run the command again",
+            s.message
         ),
         kube::Error::Api(s) => anyhow!("cannot {verb} {what}: {} ({})", s.message, s.code),
         other => anyhow!("cannot {verb} {what}: {other}"),
@@ -69,13 +71,16 @@ impl Cluster {
         let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
         let mut config = match kubeconfig {
             Some(p) => {
-                let kc = Kubeconfig::read_from(p).with_context(|| format!("{}: cannot read the kubeconfig", p.display()))?;
+                let kc =
+                    Kubeconfig::read_from(p).with_context(|| format!("{}: cannot read the kubeconfig", p.display()))?;
                 kube::Config::from_custom_kubeconfig(kc, &options).await.context("cannot use the kubeconfig")?
             }
             None if context.is_some() => {
                 kube::Config::from_kubeconfig(&options).await.context("cannot load the kubeconfig for --context")?
             }
-            None => kube::Config::infer().await.context("no cluster configured (set KUBECONFIG or use --kubeconfig)")?,
+            None => {
+                kube::Config::infer().await.context("no cluster configured (set KUBECONFIG or use --kubeconfig)")?
+            }
         };
         if let Some(user) = as_user {
             config.auth_info.impersonate = Some(user.to_string());
@@ -86,6 +91,7 @@ impl Cluster {
     }
 
     /// A cluster reached through a given client (tests use a mock service).
+    #[cfg(test)]
     pub fn with_client(client: Client, namespace: &str) -> Cluster {
         Cluster { client, default_namespace: namespace.to_string(), poll: Duration::from_millis(0) }
     }
@@ -110,16 +116,33 @@ impl Cluster {
         if let Some(s) = selector {
             lp = lp.labels(s);
         }
-        let what = format!("{}s{}", kind.to_ascii_lowercase(), ns.map(|n| format!(" in namespace {n}")).unwrap_or_default());
+        let what =
+            format!("{}s{}", kind.to_ascii_lowercase(), ns.map(|n| format!(" in namespace {n}")).unwrap_or_default());
+        let (ar, _) = resource(kind)?;
         let list = self.api(kind, ns)?.list(&lp).await.map_err(|e| explain(e, "list", &what))?;
-        Ok(list.items.into_iter().map(to_value).collect())
+        // Items of a list carry no apiVersion and kind: put them back.
+        Ok(list
+            .items
+            .into_iter()
+            .map(|o| {
+                let mut v = to_value(o);
+                v["apiVersion"] = json!(ar.api_version);
+                v["kind"] = json!(kind);
+                v
+            })
+            .collect())
     }
 
     /// The live state a run needs in one namespace: the targets (a Deployment
     /// that is gone but has a StatefulSet of its name counts as switched), and
     /// the Services, claims and autoscalers around them. Returns the targets
     /// as they are now.
-    pub async fn snapshot(&self, ns: &str, targets: &[Target], selector: Option<&str>) -> Result<(Snapshot, Vec<Target>)> {
+    pub async fn snapshot(
+        &self,
+        ns: &str,
+        targets: &[Target],
+        selector: Option<&str>,
+    ) -> Result<(Snapshot, Vec<Target>)> {
         let mut objects = Vec::new();
         let mut found = Vec::new();
         if targets.is_empty() {
@@ -139,7 +162,10 @@ impl Cluster {
                     match self.get("StatefulSet", ns, &t.name).await? {
                         Some(s) => {
                             objects.push(s);
-                            found.push(Target { kind: kubectl_persist::decide::select::WorkloadKind::StatefulSet, name: t.name.clone() });
+                            found.push(Target {
+                                kind: kubectl_persist::decide::select::WorkloadKind::StatefulSet,
+                                name: t.name.clone(),
+                            });
                         }
                         None => bail!("{t} not found in namespace {ns}"),
                     }
@@ -184,17 +210,24 @@ impl Cluster {
                     pp = pp.dry_run();
                 }
                 let api = self.api(&key.kind, Some(&key.namespace))?;
-                let r = api.patch(&key.name, &pp, &Patch::Apply(obj)).await.map_err(|e| explain(e, "apply", &key.to_string()))?;
+                let r = api
+                    .patch(&key.name, &pp, &Patch::Apply(obj))
+                    .await
+                    .map_err(|e| explain(e, "apply", &key.to_string()))?;
                 Ok(Some(to_value(r)))
             }
             Op::Patch { key, patch } => {
-                let p: json_patch::Patch = serde_json::from_value(patch.clone()).context("a planned patch is not a JSON patch")?;
+                let p: json_patch::Patch =
+                    serde_json::from_value(patch.clone()).context("a planned patch is not a JSON patch")?;
                 let mut pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
                 if dry_run {
                     pp = pp.dry_run();
                 }
                 let api = self.api(&key.kind, Some(&key.namespace))?;
-                let r = api.patch(&key.name, &pp, &Patch::<()>::Json(p)).await.map_err(|e| explain(e, "patch", &key.to_string()))?;
+                let r = api
+                    .patch(&key.name, &pp, &Patch::<()>::Json(p))
+                    .await
+                    .map_err(|e| explain(e, "patch", &key.to_string()))?;
                 Ok(Some(to_value(r)))
             }
             Op::Scale { key, replicas } => {
@@ -259,23 +292,36 @@ impl Cluster {
                 let owner = if key.kind == "Deployment" { "ReplicaSet" } else { key.kind.as_str() };
                 let left = pods
                     .iter()
-                    .filter(|p| p["metadata"]["ownerReferences"].as_array().is_some_and(|o| o.iter().any(|r| r["kind"] == owner)))
+                    .filter(|p| {
+                        p["metadata"]["ownerReferences"]
+                            .as_array()
+                            .is_some_and(|o| o.iter().any(|r| r["kind"] == owner))
+                    })
                     .count();
                 Ok((left == 0, format!("{key}: {left} pod(s) left")))
             }
             Op::WaitReady { key, replicas } => {
-                let s = self.get("StatefulSet", &key.namespace, &key.name).await?.ok_or_else(|| anyhow!("{key} disappeared"))?;
+                let s = self
+                    .get("StatefulSet", &key.namespace, &key.name)
+                    .await?
+                    .ok_or_else(|| anyhow!("{key} disappeared"))?;
                 let ready = s["status"]["readyReplicas"].as_i64().unwrap_or(0);
                 let fresh = s["status"]["observedGeneration"].as_i64() >= s["metadata"]["generation"].as_i64();
                 Ok((fresh && ready >= *replicas, format!("{key}: {ready}/{replicas} ready")))
             }
             Op::WaitRollout { key } => {
-                let d = self.get("Deployment", &key.namespace, &key.name).await?.ok_or_else(|| anyhow!("{key} disappeared"))?;
+                let d = self
+                    .get("Deployment", &key.namespace, &key.name)
+                    .await?
+                    .ok_or_else(|| anyhow!("{key} disappeared"))?;
                 let want = d["spec"]["replicas"].as_i64().unwrap_or(1);
                 let updated = d["status"]["updatedReplicas"].as_i64().unwrap_or(0);
                 let available = d["status"]["availableReplicas"].as_i64().unwrap_or(0);
                 let fresh = d["status"]["observedGeneration"].as_i64() >= d["metadata"]["generation"].as_i64();
-                Ok((fresh && updated >= want && available >= want, format!("{key}: {updated}/{want} updated, {available} available")))
+                Ok((
+                    fresh && updated >= want && available >= want,
+                    format!("{key}: {updated}/{want} updated, {available} available"),
+                ))
             }
             _ => Ok((true, String::new())),
         }
@@ -345,19 +391,36 @@ pub(crate) mod mock {
     }
 
     /// Serve the steps in order; returns the bodies of the requests.
-    pub async fn serve(mut handle: Handle<Request<Body>, Response<Body>>, steps: Vec<Step>) -> Vec<(String, String, serde_json::Value)> {
+    pub async fn serve(
+        mut handle: Handle<Request<Body>, Response<Body>>,
+        steps: Vec<Step>,
+    ) -> Vec<(String, String, serde_json::Value)> {
         use http_body_util::BodyExt;
         let mut seen = Vec::new();
         for s in steps {
             let (req, send) = handle.next_request().await.expect("a request");
             let method = req.method().to_string();
             let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-            assert_eq!(method, s.method, "request {}: {method} {path}, expected {} {}", seen.len() + 1, s.method, s.path);
-            assert!(path.starts_with(&s.path), "request {}: {method} {path}, expected {} {}", seen.len() + 1, s.method, s.path);
+            assert_eq!(
+                method,
+                s.method,
+                "request {}: {method} {path}, expected {} {}",
+                seen.len() + 1,
+                s.method,
+                s.path
+            );
+            assert!(
+                path.starts_with(&s.path),
+                "request {}: {method} {path}, expected {} {}",
+                seen.len() + 1,
+                s.method,
+                s.path
+            );
             let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
             seen.push((method, path, body));
-            let resp = Response::builder().status(s.status).body(Body::from(serde_json::to_vec(&s.body).unwrap())).unwrap();
+            let resp =
+                Response::builder().status(s.status).body(Body::from(serde_json::to_vec(&s.body).unwrap())).unwrap();
             send.send_response(resp);
         }
         seen

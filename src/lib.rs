@@ -22,6 +22,7 @@ pub mod emit;
 pub mod error;
 pub mod live;
 pub mod rules;
+pub mod status;
 pub mod stream;
 pub mod yaml;
 
@@ -46,7 +47,8 @@ use yaml::{Limits, Node};
 pub const HELM4_FILENAME: &str = "postrenderer.helm.sh/postrender-filename";
 
 /// Annotations a workload passes on to the objects added for it.
-const INHERITED_ANNOTATIONS: [&str; 3] = [HELM4_FILENAME, "meta.helm.sh/release-name", "meta.helm.sh/release-namespace"];
+const INHERITED_ANNOTATIONS: [&str; 3] =
+    [HELM4_FILENAME, "meta.helm.sh/release-name", "meta.helm.sh/release-namespace"];
 
 /// Everything that steers a run, already checked (the binary builds it from
 /// flags; tests build it directly).
@@ -65,6 +67,9 @@ pub struct Options {
     /// `-n`: the namespace of objects that name none.
     pub namespace: Option<String>,
     pub config: Option<ConfigFile>,
+    /// Live StatefulSets (`--cluster`): rendered StatefulSets of the same
+    /// namespace and name keep their immutable fields.
+    pub live_statefulsets: Vec<serde_json::Value>,
     pub detect: detect::Level,
     /// Where images keep their data: the built-in catalog, with `--catalog`
     /// files on top.
@@ -89,6 +94,7 @@ impl Default for Options {
             fs_group: None,
             namespace: None,
             config: None,
+            live_statefulsets: Vec::new(),
             detect: detect::Level::Safe,
             catalog: Catalog::embedded(),
             limits: Limits::default(),
@@ -135,6 +141,8 @@ impl OutDoc<'_> {
 pub struct Outcome<'a> {
     pub docs: Vec<OutDoc<'a>>,
     pub notes: Vec<Note>,
+    /// Live claims to grow (`--cluster`, a requested size above the live one).
+    pub expansions: Vec<rules::keep_live::Expansion>,
 }
 
 /// Run the transformer over the inputs.
@@ -147,7 +155,44 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
         rewrite_workload(&mut s, idx, explicit, opts, &mut notes, &mut converted)?;
     }
     retarget_scalers(&mut s, opts, &converted, &mut notes)?;
-    render(s, notes)
+    let expansions = keep_live(&mut s, opts, &mut notes)?;
+    let mut out = render(s, notes)?;
+    out.expansions = expansions;
+    Ok(out)
+}
+
+/// `--cluster`: rendered StatefulSets that run already keep their immutable
+/// fields as they are live.
+fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<rules::keep_live::Expansion>> {
+    let mut expansions = Vec::new();
+    if opts.live_statefulsets.is_empty() {
+        return Ok(expansions);
+    }
+    let objects: Vec<stream::ObjInfo> = s.objects.to_vec();
+    for o in objects {
+        let Some(obj) = s.obj(o.id) else { continue };
+        if obj.str_at(&["kind"]) != Some("StatefulSet") {
+            continue;
+        }
+        let ns = o.effective_ns(opts.namespace.as_deref());
+        let Some(live) = opts.live_statefulsets.iter().find(|l| {
+            l["metadata"]["name"] == o.name.as_str() && l["metadata"]["namespace"].as_str() == ns.or(Some("default"))
+        }) else {
+            continue;
+        };
+        let mut at = s.doc_ref(o.id.doc, None);
+        at.object = Some(format!("StatefulSet {}", o.name));
+        let desired =
+            yaml::to_json(obj, &opts.limits).map_err(|msg| Error::Rewrite { at: Box::new(at.clone()), msg })?;
+        let obj = s.obj_mut(o.id).expect("parsed");
+        let (changes, exp) =
+            rules::keep_live::apply(obj, &desired, live).map_err(|msg| Error::Rewrite { at: Box::new(at), msg })?;
+        for c in changes {
+            notes.push(Note::Explain(format!("StatefulSet {}: {}", o.name, c.0)));
+        }
+        expansions.extend(exp);
+    }
+    Ok(expansions)
 }
 
 /// Which workloads the run is about: `(index into objects, named explicitly)`.
@@ -395,7 +440,7 @@ fn render(s: Stream<'_>, notes: Vec<Note>) -> Result<Outcome<'_>> {
             });
         }
     }
-    Ok(Outcome { docs, notes })
+    Ok(Outcome { docs, notes, expansions: Vec::new() })
 }
 
 /// An anchor whose content changed while aliases still refer to it.

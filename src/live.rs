@@ -6,7 +6,7 @@
 //! never write one ReadWriteOnce claim and no claim is ever deleted:
 //!
 //! 1. remember the Deployment's replicas in an annotation (so an interrupted
-//!    run can finish the job);
+//!    run can finish the job), guarded by its generation;
 //! 2. create the headless Service and the StatefulSet with 0 replicas;
 //! 3. scale the Deployment to 0 and wait until its pods are gone;
 //! 4. scale the StatefulSet to the Deployment's replicas and (with `--wait`)
@@ -52,11 +52,12 @@ const SERVER_METADATA: [&str; 7] =
     ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp"];
 
 /// A live object as a manifest: no status, no server-set metadata, no
-/// last-applied annotation. The resourceVersion is returned apart, for the
-/// patch that will guard against concurrent changes.
-pub fn to_manifest(live: &Value) -> (Value, Option<String>) {
+/// last-applied annotation. Its generation is returned apart, for the patch
+/// that guards against concurrent changes (the generation moves when someone
+/// changes the spec, not when a controller updates the status).
+pub fn to_manifest(live: &Value) -> (Value, Option<i64>) {
     let mut v = live.clone();
-    let rv = v["metadata"]["resourceVersion"].as_str().map(str::to_string);
+    let rv = v["metadata"]["generation"].as_i64();
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
     }
@@ -92,8 +93,8 @@ pub enum Op {
     /// Server-side apply (field manager `kubectl-persist`).
     Apply { obj: Value },
     /// An RFC 6902 JSON patch to an existing object; the first operation tests
-    /// its resourceVersion, so a concurrent change makes it fail instead of
-    /// being overwritten.
+    /// its generation, so a concurrent change of its spec makes it fail instead
+    /// of being overwritten.
     Patch { key: Key, patch: Value },
     /// Set replicas through the scale subresource.
     Scale { key: Key, replicas: i64 },
@@ -131,14 +132,14 @@ pub struct LivePlan {
     pub nothing_to_do: bool,
 }
 
-/// The live state of one namespace, as manifests plus resourceVersions.
+/// The live state of one namespace, as manifests plus their generations.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub objects: Vec<(Value, Option<String>)>,
+    pub objects: Vec<(Value, Option<i64>)>,
 }
 
 impl Snapshot {
-    pub fn find(&self, key: &Key) -> Option<&(Value, Option<String>)> {
+    pub fn find(&self, key: &Key) -> Option<&(Value, Option<i64>)> {
         self.objects.iter().find(|(v, _)| Key::of(v) == *key)
     }
 }
@@ -156,12 +157,12 @@ fn selector_string(v: &Value) -> String {
     parts.join(",")
 }
 
-/// A JSON patch from `from` to `to`, guarded by `rv`.
-pub fn guarded_patch(from: &Value, to: &Value, rv: Option<&str>) -> Value {
+/// A JSON patch from `from` to `to`, guarded by the object's generation.
+pub fn guarded_patch(from: &Value, to: &Value, generation: Option<i64>) -> Value {
     let diff = json_patch::diff(from, to);
     let mut ops = Vec::new();
-    if let Some(rv) = rv {
-        ops.push(json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}));
+    if let Some(g) = generation {
+        ops.push(json!({"op": "test", "path": "/metadata/generation", "value": g}));
     }
     ops.extend(serde_json::to_value(&diff).expect("patches serialise").as_array().cloned().unwrap_or_default());
     Value::Array(ops)
@@ -190,7 +191,8 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
             .map(|v| (v, ()))
             .ok_or("cannot read back a live object")?;
         let key_before = Key::of(&before);
-        let (live, rv) = snapshot.find(&key_before).cloned().ok_or_else(|| format!("{key_before} is not in the snapshot"))?;
+        let (live, rv) =
+            snapshot.find(&key_before).cloned().ok_or_else(|| format!("{key_before} is not in the snapshot"))?;
         if before["kind"] == "Deployment" && desired["kind"] == "StatefulSet" {
             switches.push((live, rv, desired));
         } else if before["kind"] == "StatefulSet" {
@@ -202,9 +204,9 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
                      then apply the output of `kubectl persist -f <its manifest> {key_before} ...`"
                 ));
             }
-            patches.push((key_before, guarded_patch(&live, &desired, rv.as_deref())));
+            patches.push((key_before, guarded_patch(&live, &desired, rv)));
         } else {
-            patches.push((key_before, guarded_patch(&live, &desired, rv.as_deref())));
+            patches.push((key_before, guarded_patch(&live, &desired, rv)));
         }
     }
     if new_objects.is_empty() && switches.is_empty() && patches.is_empty() {
@@ -216,9 +218,9 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
     for o in &new_objects {
         plan.summary.push(format!("create {}", Key::of(o)));
     }
-    let (scalers, others): (Vec<_>, Vec<_>) = patches
-        .into_iter()
-        .partition(|(k, _)| matches!(k.kind.as_str(), "HorizontalPodAutoscaler" | "VerticalPodAutoscaler" | "ScaledObject"));
+    let (scalers, others): (Vec<_>, Vec<_>) = patches.into_iter().partition(|(k, _)| {
+        matches!(k.kind.as_str(), "HorizontalPodAutoscaler" | "VerticalPodAutoscaler" | "ScaledObject")
+    });
     for o in new_objects.iter().filter(|o| o["kind"] == "PersistentVolumeClaim") {
         plan.ops.push(Op::Apply { obj: o.clone() });
     }
@@ -242,7 +244,7 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
         if remembered.is_none() {
             let mut annotated = live.clone();
             annotated["metadata"]["annotations"][REPLICAS_ANNOTATION] = json!(replicas.to_string());
-            plan.ops.push(Op::Patch { key: dkey.clone(), patch: guarded_patch(&live, &annotated, rv.as_deref()) });
+            plan.ops.push(Op::Patch { key: dkey.clone(), patch: guarded_patch(&live, &annotated, rv) });
         }
         let mut first = desired.clone();
         first["spec"]["replicas"] = json!(0);
@@ -358,7 +360,7 @@ mod tests {
     fn deployment(replicas: i64) -> Value {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "demo", "resourceVersion": "42", "uid": "u",
+            "metadata": {"name": "web", "namespace": "demo", "resourceVersion": "42", "generation": 3, "uid": "u",
                           "annotations": {"deployment.kubernetes.io/revision": "1"}},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": {"app": "web"}},
@@ -393,8 +395,8 @@ mod tests {
 
     #[test]
     fn manifests_drop_server_fields() {
-        let (m, rv) = to_manifest(&deployment(2));
-        assert_eq!(rv.as_deref(), Some("42"));
+        let (m, generation) = to_manifest(&deployment(2));
+        assert_eq!(generation, Some(3));
         assert!(m.get("status").is_none() && m["metadata"].get("uid").is_none());
         assert!(m["metadata"].get("annotations").is_none());
     }
@@ -423,7 +425,7 @@ mod tests {
         assert_eq!(obj["spec"]["replicas"], 3);
         assert_eq!(obj["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
         let Op::Patch { patch, .. } = &p.ops[1] else { panic!() };
-        assert_eq!(patch[0], json!({"op": "test", "path": "/metadata/resourceVersion", "value": "42"}));
+        assert_eq!(patch[0], json!({"op": "test", "path": "/metadata/generation", "value": 3}));
         assert_eq!(patch[1]["value"], json!({REPLICAS_ANNOTATION: "3"}));
         // Without --wait, no readiness wait (the pods-gone wait stays: it is safety).
         let p = run(&snap, "deployment/web", false);
@@ -458,7 +460,10 @@ mod tests {
         );
         // Before anything was scaled, only what was created goes.
         let undo = rollback(&p, 1, &snap);
-        assert_eq!(undo.iter().map(Op::describe).collect::<Vec<_>>(), vec!["delete service/web-headless (its claims stay)"]);
+        assert_eq!(
+            undo.iter().map(Op::describe).collect::<Vec<_>>(),
+            vec!["delete service/web-headless (its claims stay)"]
+        );
     }
 
     #[test]
@@ -467,7 +472,7 @@ mod tests {
         let p = run(&snap, "deployment/web", false);
         let Op::Apply { obj } = &p.ops[5] else { panic!() };
         let mut sts = obj.clone();
-        sts["metadata"]["resourceVersion"] = json!("7");
+        sts["metadata"]["generation"] = json!(7);
         let svc = match &p.ops[0] {
             Op::Apply { obj } => obj.clone(),
             _ => panic!(),

@@ -14,20 +14,20 @@ use kubectl_persist::emit::{self, Format};
 use kubectl_persist::live::{self, Key, LivePlan, Op, Snapshot};
 use kubectl_persist::{transform, Note, Options, Outcome};
 
-use crate::cluster::{humantime, Cluster};
+use crate::cluster::Cluster;
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct KubeArgs {
     /// Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
-    #[arg(long, value_name = "FILE", global = true, help_heading = "Cluster")]
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub kubeconfig: Option<PathBuf>,
 
     /// The kubeconfig context to use.
-    #[arg(long, value_name = "NAME", global = true, help_heading = "Cluster")]
+    #[arg(long, value_name = "NAME", help_heading = "Cluster")]
     pub context: Option<String>,
 
     /// Username to impersonate for the operation.
-    #[arg(long = "as", value_name = "USER", global = true, help_heading = "Cluster")]
+    #[arg(long = "as", value_name = "USER", help_heading = "Cluster")]
     pub as_user: Option<String>,
 }
 
@@ -68,6 +68,19 @@ pub struct LiveArgs {
     pub cluster: bool,
 }
 
+impl Default for LiveArgs {
+    fn default() -> Self {
+        LiveArgs {
+            kube: KubeArgs::default(),
+            dry_run: DryRun::None,
+            wait: true,
+            timeout: Duration::from_secs(300),
+            force_conflicts: false,
+            cluster: false,
+        }
+    }
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration (examples: 30s, 5m, 1h)"))?;
@@ -102,7 +115,13 @@ pub fn run(opts: &Options, live: &LiveArgs, format: Format, explain: bool) -> Re
 }
 
 /// Everything after connecting; returns what goes to stdout.
-pub async fn switch(cluster: &Cluster, opts: &Options, live: &LiveArgs, format: Format, explain: bool) -> Result<String> {
+pub async fn switch(
+    cluster: &Cluster,
+    opts: &Options,
+    live: &LiveArgs,
+    format: Format,
+    explain: bool,
+) -> Result<String> {
     let ns = opts.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
     let selector = opts.selector.as_ref().map(|s| s.to_string());
     let (snapshot, found) = cluster.snapshot(&ns, &opts.targets, selector.as_deref()).await?;
@@ -141,7 +160,11 @@ pub async fn switch(cluster: &Cluster, opts: &Options, live: &LiveArgs, format: 
             }
             say("server-side dry run: the API server accepted every object; nothing was changed");
             Ok(match format {
-                Format::Json => serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": answers}))? + "\n",
+                Format::Json => {
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": answers}),
+                    )? + "\n"
+                }
                 _ => live::yaml_stream(&answers),
             })
         }
@@ -173,6 +196,7 @@ fn changed_output(outcome: &Outcome<'_>, format: Format, opts: &Options) -> Resu
             })
             .collect(),
         notes: Vec::new(),
+        expansions: Vec::new(),
     };
     Ok(match format {
         Format::Yaml => emit::yaml(&changed),
@@ -202,7 +226,9 @@ async fn summary(cluster: &Cluster, plan: &LivePlan, outcome: &Outcome<'_>) -> R
         let Some(tree) = &d.tree else { continue };
         let v = kubectl_persist::yaml::to_json(tree, &Default::default()).map_err(anyhow::Error::msg)?;
         let claims: Vec<&Value> = match v["kind"].as_str() {
-            Some("StatefulSet") => v["spec"]["volumeClaimTemplates"].as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+            Some("StatefulSet") => {
+                v["spec"]["volumeClaimTemplates"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+            }
             Some("PersistentVolumeClaim") => vec![&v],
             _ => vec![],
         };
@@ -211,7 +237,10 @@ async fn summary(cluster: &Cluster, plan: &LivePlan, outcome: &Outcome<'_>) -> R
                 "  claim {}: {}, {}, {}",
                 c["metadata"]["name"].as_str().unwrap_or("?"),
                 c["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or("?"),
-                c["spec"]["accessModes"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("+")).unwrap_or_default(),
+                c["spec"]["accessModes"]
+                    .as_array()
+                    .map(|m| m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("+"))
+                    .unwrap_or_default(),
                 describe_class(c["spec"]["storageClassName"].as_str()),
             ));
         }
@@ -261,11 +290,17 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
 /// release renders through the post-renderer; say how to keep the change.
 fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Target], opts: &Options) {
     for t in found {
-        let Some((obj, _)) = snapshot.objects.iter().find(|(v, _)| v["kind"] == t.kind.as_str() && v["metadata"]["name"] == t.name.as_str()) else {
+        let Some((obj, _)) = snapshot
+            .objects
+            .iter()
+            .find(|(v, _)| v["kind"] == t.kind.as_str() && v["metadata"]["name"] == t.name.as_str())
+        else {
             continue;
         };
         let ann = &obj["metadata"]["annotations"];
-        let (Some(release), ns) = (ann["meta.helm.sh/release-name"].as_str(), ann["meta.helm.sh/release-namespace"].as_str()) else {
+        let (Some(release), ns) =
+            (ann["meta.helm.sh/release-name"].as_str(), ann["meta.helm.sh/release-namespace"].as_str())
+        else {
             continue;
         };
         let ns = ns.map(|n| format!(" -n {n}")).unwrap_or_default();
@@ -283,9 +318,162 @@ fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Ta
     }
 }
 
-#[allow(dead_code)]
-pub fn describe_timeout(d: Duration) -> String {
-    humantime(d)
+/// `kubectl persist status`: where each workload keeps its data.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Workloads to show: deployment/NAME, statefulset/NAME [default: all of them].
+    #[arg(value_name = "TYPE/NAME")]
+    pub targets: Vec<String>,
+
+    /// Only workloads whose labels match.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Namespace [default: the context's].
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// table, json or yaml.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: StatusOutput,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum StatusOutput {
+    Table,
+    Json,
+    Yaml,
+}
+
+pub fn status(args: &StatusArgs, opts: &Options) -> Result<ExitCode> {
+    use kubectl_persist::decide::select::{Selector, Target};
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::app::Exit::Usage)?;
+    if let Some(s) = &args.selector {
+        Selector::parse(s).map_err(|e| crate::app::Exit::Usage(format!("-l: {e}")))?;
+    }
+    runtime()?.block_on(async {
+        let k = &args.kube;
+        let cluster = Cluster::connect(k.kubeconfig.as_deref(), k.context.as_deref(), k.as_user.as_deref()).await?;
+        let ns = if args.all_namespaces {
+            None
+        } else {
+            Some(args.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone()))
+        };
+        let mut workloads = Vec::new();
+        for kind in ["Deployment", "StatefulSet"] {
+            for w in cluster.list(kind, ns.as_deref(), args.selector.as_deref()).await? {
+                let name = w["metadata"]["name"].as_str().unwrap_or_default();
+                if targets.is_empty() || targets.iter().any(|t| t.kind.as_str() == kind && t.name == name) {
+                    workloads.push(w);
+                }
+            }
+        }
+        let claims = cluster.list("PersistentVolumeClaim", ns.as_deref(), None).await?;
+        let rows = kubectl_persist::status::rows(&workloads, &claims, opts);
+        let text = match args.output {
+            StatusOutput::Table if rows.is_empty() => {
+                say(&format!(
+                    "no Deployments or StatefulSets found{}",
+                    ns.map(|n| format!(" in namespace {n}")).unwrap_or_default()
+                ));
+                String::new()
+            }
+            StatusOutput::Table => kubectl_persist::status::table(&rows, args.all_namespaces),
+            StatusOutput::Json => serde_json::to_string_pretty(&rows)? + "\n",
+            StatusOutput::Yaml => {
+                let v = serde_json::to_value(&rows)?;
+                let mut out =
+                    kubectl_persist::yaml::render::fresh_document(&live::json_to_node(&v), &Default::default());
+                out.push('\n');
+                out
+            }
+        };
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `--cluster` while post-rendering: the live StatefulSets named like the
+/// input's Deployments and StatefulSets, and the namespace they live in.
+pub fn live_statefulsets(
+    live: &LiveArgs,
+    inputs: &[kubectl_persist::Input],
+    namespace: Option<&str>,
+) -> Result<(String, Vec<Value>)> {
+    let mut names: Vec<String> = Vec::new();
+    for i in inputs {
+        let Ok(text) = std::str::from_utf8(&i.bytes) else { continue };
+        for d in kubectl_persist::yaml::split::split(text) {
+            if matches!(d.head.kind, Some("Deployment" | "StatefulSet")) {
+                if let Some(n) = d.head.name {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    runtime()?.block_on(async {
+        let k = &live.kube;
+        let cluster = Cluster::connect(k.kubeconfig.as_deref(), k.context.as_deref(), k.as_user.as_deref()).await?;
+        let ns = namespace.map(str::to_string).unwrap_or_else(|| cluster.default_namespace.clone());
+        let mut found = Vec::new();
+        for n in names {
+            if let Some(s) = cluster.get("StatefulSet", &ns, &n).await? {
+                found.push(s);
+            }
+        }
+        Ok((ns, found))
+    })
+}
+
+/// Grow the live claims of StatefulSet templates whose size was raised, where
+/// the StorageClass allows it; stop with a clear message where it does not.
+pub fn expand(
+    live: &LiveArgs,
+    expansions: &[kubectl_persist::rules::keep_live::Expansion],
+    namespace: &str,
+) -> Result<()> {
+    if expansions.is_empty() {
+        return Ok(());
+    }
+    runtime()?.block_on(async {
+        let k = &live.kube;
+        let cluster = Cluster::connect(k.kubeconfig.as_deref(), k.context.as_deref(), k.as_user.as_deref()).await?;
+        let classes = cluster.storage_classes().await?;
+        for e in expansions {
+            let ns = e.namespace.as_deref().unwrap_or(namespace);
+            let class = e.storage_class.clone().or_else(|| classes.iter().find(|c| c.1).map(|c| c.0.clone()));
+            let allowed = class.as_ref().and_then(|c| classes.iter().find(|x| x.0 == *c)).is_some_and(|c| c.2);
+            let claims: Vec<String> = (0..e.replicas).map(|i| format!("{}-{}-{i}", e.template, e.statefulset)).collect();
+            if !allowed {
+                bail!(
+                    "statefulset/{} asks for {} instead of {} on claim template {}, but storage class {} does not allow volume expansion; the claims ({}) stay at {}. Keep --size {} or move the data to a class that allows expansion",
+                    e.statefulset, e.to, e.from, e.template, class.as_deref().unwrap_or("(none)"), claims.join(", "), e.from, e.from
+                );
+            }
+            for c in &claims {
+                if cluster.get("PersistentVolumeClaim", ns, c).await?.is_none() {
+                    continue;
+                }
+                let key = Key { kind: "PersistentVolumeClaim".into(), namespace: ns.to_string(), name: c.clone() };
+                let patch = serde_json::json!([{"op": "replace", "path": "/spec/resources/requests/storage", "value": e.to}]);
+                cluster.execute(&Op::Patch { key, patch }, false, false, Duration::from_secs(0), &mut |_| {}).await?;
+                say(&format!("claim {c}: {} → {} (storage class {} allows expansion)", e.from, e.to, class.as_deref().unwrap_or_default()));
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -336,7 +524,11 @@ mod tests {
             status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
             step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
-            step("GET", "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers", list("HorizontalPodAutoscaler", vec![])),
+            step(
+                "GET",
+                "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
+                list("HorizontalPodAutoscaler", vec![]),
+            ),
         ]
     }
 
@@ -369,19 +561,31 @@ mod tests {
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(2)),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
-            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet"}]}})])),
+            step(
+                "GET",
+                "/api/v1/namespaces/demo/pods?",
+                list("Pod", vec![json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet"}]}})]),
+            ),
             step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(2, 0)),
             step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(2, 1)),
             step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(2, 2)),
-            step("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web", json!({"kind": "Status", "status": "Success"})),
+            step(
+                "DELETE",
+                "/apis/apps/v1/namespaces/demo/deployments/web",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
         ]);
         let (out, seen) = scenario(steps, args(true, DryRun::None)).await;
         out.unwrap();
         let apply = |i: usize| &seen[i].2;
         assert!(seen[6].1.contains("fieldManager=kubectl-persist"), "{}", seen[6].1);
         assert_eq!(apply(6)["spec"]["clusterIP"], "None");
-        assert_eq!(apply(7)[0]["op"], "test", "the annotation patch is guarded by resourceVersion");
+        assert_eq!(
+            apply(7)[0],
+            json!({"op": "test", "path": "/metadata/generation", "value": 1}),
+            "the annotation patch is guarded"
+        );
         assert_eq!(apply(8)["spec"]["replicas"], 0);
         assert_eq!(apply(9)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
         assert_eq!(apply(12)["spec"]["replicas"], 2);
@@ -395,9 +599,18 @@ mod tests {
             step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
             step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(2)),
-            status("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", 422, "StatefulSet.apps \"web\" is invalid"),
+            status(
+                "PATCH",
+                "/apis/apps/v1/namespaces/demo/statefulsets/web?",
+                422,
+                "StatefulSet.apps \"web\" is invalid",
+            ),
             // Rollback: the Service created in step 1 goes; nothing was scaled yet.
-            step("DELETE", "/api/v1/namespaces/demo/services/web-headless", json!({"kind": "Status", "status": "Success"})),
+            step(
+                "DELETE",
+                "/api/v1/namespaces/demo/services/web-headless",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
         ]);
         let (out, _) = scenario(steps, args(true, DryRun::None)).await;
         let err = format!("{:#}", out.unwrap_err());
@@ -423,10 +636,18 @@ mod tests {
         // Rollback: the StatefulSet goes and its pods are waited out before the
         // Deployment scales back, then the Service goes.
         steps.extend([
-            step("DELETE", "/apis/apps/v1/namespaces/demo/statefulsets/web", json!({"kind": "Status", "status": "Success"})),
+            step(
+                "DELETE",
+                "/apis/apps/v1/namespaces/demo/statefulsets/web",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
             step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
-            step("DELETE", "/api/v1/namespaces/demo/services/web-headless", json!({"kind": "Status", "status": "Success"})),
+            step(
+                "DELETE",
+                "/api/v1/namespaces/demo/services/web-headless",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
         ]);
         let mut live = args(true, DryRun::None);
         live.timeout = Duration::from_secs(0);
@@ -451,14 +672,22 @@ mod tests {
         steps.extend([
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
             step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
-            step("GET", "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers", list("HorizontalPodAutoscaler", vec![])),
+            step(
+                "GET",
+                "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
+                list("HorizontalPodAutoscaler", vec![]),
+            ),
             step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
             step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
             step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(2, 2)),
-            step("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web", json!({"kind": "Status", "status": "Success"})),
+            step(
+                "DELETE",
+                "/apis/apps/v1/namespaces/demo/deployments/web",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
         ]);
         let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
         out.unwrap();
@@ -469,7 +698,11 @@ mod tests {
     async fn dry_run_server_sends_writes_with_dry_run_only() {
         let mut steps = reads(deployment(1));
         steps.extend([
-            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-headless"}})),
+            step(
+                "PATCH",
+                "/api/v1/namespaces/demo/services/web-headless?",
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-headless"}}),
+            ),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(1)),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(1, 0)),

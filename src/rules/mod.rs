@@ -8,6 +8,7 @@ pub mod add_claim;
 pub mod add_mount;
 pub mod fs_group;
 pub mod headless;
+pub mod keep_live;
 pub mod locate;
 pub mod persist;
 pub mod scale_targets;
