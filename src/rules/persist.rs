@@ -70,13 +70,19 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
     let selector = pairs(obj.path(&["spec", "selector", "matchLabels"]));
     let nonroot = fs_group::nonroot_without_fs_group(pod);
 
+    // Paths asked for that are already on a claim which may be ReadWriteOnce
+    // (unknown claims may be): the Deployment must not roll over them.
+    let skipped_rwo = skips.iter().filter_map(|s| s.claim.as_deref()).any(|c| {
+        (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
+    });
     if converts.is_empty() && news.is_empty() {
         // Everything asked for is already on a claim (or must stay as it is).
-        let rwo = skips.iter().filter_map(|s| s.claim.as_deref()).any(|c| {
-            (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
-        });
+        let rwo = skipped_rwo;
         if kind == WorkloadKind::Deployment && rwo {
             out.changes.extend(strategy::recreate(obj)?);
+        }
+        if kind == WorkloadKind::Deployment {
+            out.warnings.extend(strategy::shared_rwo_warning(obj, env.name, env.claim_modes));
         }
         verify::verify(&before, kind_s, obj, kind_s)?;
         return Ok(out);
@@ -115,7 +121,8 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
             }
         }
         Mode::Pvc => {
-            let mut rwo = false;
+            // As when nothing is added (so a second run changes nothing).
+            let mut rwo = skipped_rwo;
             let mut add_object = |claim_name: &str, claim: &ClaimSpec, out: &mut Rewritten| {
                 rwo |= claim.read_write_once();
                 out.new_objects.push(add_claim::claim_object(
@@ -159,6 +166,9 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
                     "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany or --mode statefulset",
                     env.name
                 ));
+            } else if kind == WorkloadKind::Deployment {
+                // The new claims are shared safely; claims it had already may not be.
+                out.warnings.extend(strategy::shared_rwo_warning(obj, env.name, env.claim_modes));
             }
         }
     }
