@@ -255,10 +255,11 @@ fn trailing_comma(body: &str, line: usize, column: usize) -> bool {
     let Some(l) = body.split('\n').nth(line.saturating_sub(1)) else { return false };
     let line_start = l.as_ptr() as usize - body.as_ptr() as usize;
     let at = (line_start + column.saturating_sub(1)).min(body.len());
-    if !body[at..].starts_with(['}', ']']) {
-        return false;
+    // serde_json's column need not fall on a character boundary.
+    match (body.get(..at), body.get(at..)) {
+        (Some(before), Some(rest)) => rest.starts_with(['}', ']']) && before.trim_end().ends_with(','),
+        _ => false,
     }
-    body[..at].trim_end().ends_with(',')
 }
 
 /// serde_json ends messages with "at line L column C"; the caller says where.
@@ -288,6 +289,9 @@ mod tests {
             assert!(e.contains("trailing comma"), "{e}");
         }
         assert!(read_err("{\"kind\": \"Deployment\" \"x\": 1}").contains("invalid JSON: expected `,` or `}`"));
+        // Found by the fuzzer: a position inside a multi-byte character panicked.
+        let e = read_err("{\"kind\": \"Deployment\", \"a\": \"/da\u{feff}\n\"}\n");
+        assert!(e.contains("invalid JSON: control character"), "{e}");
     }
 
     #[test]
