@@ -60,6 +60,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the config file", path.display()))?;
         let file = ConfigFile::parse(&text, &path.display().to_string())?;
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        // The config's catalogs come before --catalog files, which win.
+        let mut catalogs: Vec<std::path::PathBuf> = file.catalogs.iter().map(|c| dir.join(c)).collect();
+        catalogs.append(&mut cfg.catalog_files);
+        cfg.catalog_files = catalogs;
         if file.cluster == Some(kubectl_persist::decide::config::ClusterSetting::Auto) {
             cfg.live.cluster = true;
         }

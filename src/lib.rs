@@ -221,6 +221,9 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
     }
     let mut any_deployment = false;
     for (i, o) in s.objects.iter().enumerate() {
+        if o.kind == "StatefulSet" && ns_ok(o) && opts.paths.is_empty() {
+            statefulset_hint(s, o, opts, notes);
+        }
         if o.kind != "Deployment" || !ns_ok(o) {
             continue;
         }
@@ -249,6 +252,29 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         }
     }
     Ok(out)
+}
+
+/// StatefulSets change only when named; when detection finds data one keeps
+/// outside its claims, say so (with --explain) and how to include it.
+fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut Vec<Note>) {
+    if opts.detect == detect::Level::Off {
+        return;
+    }
+    let Some(obj) = s.obj(o.id) else { return };
+    let Some(pod) = pod_spec(obj, "StatefulSet") else { return };
+    let found: Vec<String> = detect::detect(obj, "StatefulSet", pod, opts)
+        .into_iter()
+        .filter(|p| p.taken(opts.detect))
+        .map(|p| p.path)
+        .collect();
+    if !found.is_empty() {
+        notes.push(Note::Explain(format!(
+            "{}: keeps data outside its claims ({}); StatefulSets change only when named: add statefulset/{} (a live StatefulSet's claim templates cannot change)",
+            o.label(),
+            found.join(", "),
+            o.name
+        )));
+    }
 }
 
 fn rewrite_workload(

@@ -176,3 +176,21 @@ fn completion_scripts() {
         assert!(out.contains("storage-class"), "{shell}");
     }
 }
+
+#[test]
+fn catalogs_from_the_config_file_and_the_flag_extend_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = "version: 1\nimages:\n  - id: acme-store\n    match: [acme/store]\n    paths:\n      - path: /var/lib/store\n        source: https://example.com/acme/store\n    size: 3Gi\n";
+    std::fs::write(dir.path().join("images.yaml"), catalog).unwrap();
+    std::fs::write(dir.path().join("persist.yaml"), "catalogs: [images.yaml]\n").unwrap();
+    let app = DEPLOY.replace("image: nginx:1.27", "image: ghcr.io/acme/store:2.1");
+    let cfg = dir.path().join("persist.yaml");
+    let (code, out, err) = run(&["--config", cfg.to_str().unwrap(), "--explain"], app.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mountPath: /var/lib/store") && out.contains("storage: 3Gi"), "{out}");
+    assert!(err.contains("catalog"), "{err}");
+    let (_, out, _) = run(&["--catalog", dir.path().join("images.yaml").to_str().unwrap()], app.as_bytes());
+    assert!(out.contains("mountPath: /var/lib/store"), "{out}");
+    let (_, out, _) = run(&[], app.as_bytes());
+    assert!(!out.contains("/var/lib/store"), "without the catalog the image is unknown:\n{out}");
+}

@@ -20,6 +20,9 @@ pub struct ConfigFile {
     /// `auto`: read live StatefulSets when post-rendering (same as `--cluster`).
     #[serde(default)]
     pub cluster: Option<ClusterSetting>,
+    /// Image catalog files to add (as `--catalog`), relative to this file.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
