@@ -92,6 +92,30 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
         if kind == WorkloadKind::StatefulSet && plan.mode == Mode::StatefulSet { Mode::StatefulSet } else { plan.mode };
     match mode {
         Mode::StatefulSet => {
+            if kind == WorkloadKind::Deployment && replicas > 1 {
+                // Every pod of a StatefulSet mounts the same plain claim volume:
+                // fine for ReadWriteMany, not for a claim one node can hold.
+                let shared: Vec<String> = pod
+                    .get("volumes")
+                    .into_iter()
+                    .flat_map(|v| v.items())
+                    .filter_map(|v| v.str_at(&["persistentVolumeClaim", "claimName"]))
+                    .filter(|c| {
+                        (env.claim_modes)(c)
+                            .is_none_or(|m| !m.iter().any(|m| m == "ReadWriteMany" || m == "ReadOnlyMany"))
+                    })
+                    .map(str::to_string)
+                    .collect();
+                if !shared.is_empty() {
+                    return Err(format!(
+                        "{} has {replicas} replicas and mounts claim {} (ReadWriteOnce, or its access mode is not in the input); \
+                         as a StatefulSet every pod would need that one claim. Use --mode pvc (the Deployment stays), \
+                         scale it to 1 replica, or move the data to a ReadWriteMany claim",
+                        env.name,
+                        shared.join(", ")
+                    ));
+                }
+            }
             if kind == WorkloadKind::Deployment {
                 let service = env.headless.clone().unwrap_or_else(|| headless::default_name(env.name));
                 if env.headless.is_none() {
@@ -193,4 +217,52 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
     verify::verify(&before, kind_s, obj, after_kind)
         .map_err(|e| format!("internal check failed, nothing written: {e}"))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{PathReq, Source};
+    use crate::yaml::parse;
+
+    fn deployment(replicas: u32) -> Node {
+        let src = format!(
+            "kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n        volumeMounts:\n        - {{name: up, mountPath: /uploads}}\n      volumes:\n      - name: up\n        persistentVolumeClaim: {{claimName: uploads}}\n"
+        );
+        parse::parse(&src, &Default::default()).unwrap().unwrap()
+    }
+
+    fn run(replicas: u32, modes: Option<Vec<String>>, mode: Mode) -> Result<Rewritten, String> {
+        let plan = Plan {
+            mode,
+            paths: vec![PathReq {
+                path: "/data".into(),
+                access_modes: vec!["ReadWriteOnce".into()],
+                ..PathReq::new(Source::Flag)
+            }],
+            fs_group: None,
+            notes: vec![],
+        };
+        let claim_modes = move |c: &str| if c == "uploads" { modes.clone() } else { None };
+        let env = Env {
+            name: "web",
+            namespace: None,
+            headless: None,
+            claim_modes: &claim_modes,
+            annotations: vec![],
+            default_size: "1Gi",
+        };
+        let mut obj = deployment(replicas);
+        rewrite(&mut obj, WorkloadKind::Deployment, &plan, &env)
+    }
+
+    #[test]
+    fn a_shared_read_write_once_claim_stops_a_multi_replica_switch() {
+        let e = run(3, Some(vec!["ReadWriteOnce".into()]), Mode::StatefulSet).unwrap_err();
+        assert!(e.contains("3 replicas") && e.contains("uploads") && e.contains("--mode pvc"), "{e}");
+        assert!(run(3, None, Mode::StatefulSet).is_err(), "an unknown access mode is treated as ReadWriteOnce");
+        assert!(run(3, Some(vec!["ReadWriteMany".into()]), Mode::StatefulSet).unwrap().converted);
+        assert!(run(1, Some(vec!["ReadWriteOnce".into()]), Mode::StatefulSet).unwrap().converted);
+        assert!(!run(3, Some(vec!["ReadWriteOnce".into()]), Mode::Pvc).unwrap().converted);
+    }
 }
