@@ -27,7 +27,7 @@ pub mod stream;
 pub mod yaml;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use error::{Error, Result};
 pub use stream::Input;
@@ -151,12 +151,25 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
     let mut notes = Vec::new();
     let selected = select(&s, opts, &mut notes)?;
     let mut converted: HashSet<(Option<String>, String)> = HashSet::new();
+    let around = Around::index(&s, opts);
+    let rewritten: HashSet<usize> = selected.iter().map(|(i, _)| *i).collect();
     for (idx, explicit) in selected {
-        rewrite_workload(&mut s, idx, explicit, opts, &mut notes, &mut converted)?;
+        rewrite_workload(&mut s, &around, idx, explicit, opts, &mut notes, &mut converted)?;
+    }
+    if opts.mode == Some(Mode::Pvc) {
+        // pvc mode promises a word on every Deployment that rolls pods over a
+        // ReadWriteOnce claim, the ones it did not rewrite too.
+        for (_, o) in s.objects.iter().enumerate().filter(|(i, o)| o.kind == "Deployment" && !rewritten.contains(i)) {
+            let ns = o.effective_ns(opts.namespace.as_deref()).map(str::to_string);
+            let modes = |name: &str| around.claims.get(&(ns.clone(), name.to_string())).cloned();
+            if let Some(w) = s.obj(o.id).and_then(|obj| rules::strategy::shared_rwo_warning(obj, &o.name, &modes)) {
+                notes.push(Note::Warning(w));
+            }
+        }
     }
     retarget_scalers(&mut s, opts, &converted, &mut notes)?;
     let expansions = keep_live(&mut s, opts, &mut notes)?;
-    let mut out = render(s, notes)?;
+    let mut out = render(s, notes, &opts.limits)?;
     out.expansions = expansions;
     Ok(out)
 }
@@ -244,14 +257,63 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
     if out.is_empty() {
         let asked = opts.selector.is_some() || !opts.paths.is_empty();
         if let Some(sel) = &opts.selector {
-            notes.push(Note::Warning(format!(
-                "no Deployment in the input matches the selector {sel:?}; nothing changed"
-            )));
+            notes
+                .push(Note::Warning(format!("no Deployment in the input matches the selector {sel}; nothing changed")));
         } else if asked && !any_deployment {
             notes.push(Note::Warning("the input has no Deployment; nothing changed (StatefulSets change only when named, e.g. statefulset/NAME)".into()));
         }
     }
     Ok(out)
+}
+
+/// What a workload's rewrite needs from the rest of the stream, indexed once
+/// per run (scanning every object for every workload made large streams
+/// quadratic).
+struct Around {
+    /// Headless Services by (namespace, one of their selector labels), with
+    /// their whole selector.
+    headless: HashMap<(Option<String>, String, String), Vec<(usize, String, Vec<(String, String)>)>>,
+    /// Access modes of the claims the stream defines, by (namespace, name).
+    claims: HashMap<(Option<String>, String), Vec<String>>,
+}
+
+impl Around {
+    fn index(s: &Stream, opts: &Options) -> Around {
+        let mut around = Around { headless: HashMap::new(), claims: HashMap::new() };
+        for (i, o) in s.objects.iter().enumerate() {
+            let ns = o.effective_ns(opts.namespace.as_deref()).map(str::to_string);
+            let Some(obj) = s.obj(o.id) else { continue };
+            match o.kind.as_str() {
+                "Service" => {
+                    if let Some(sel) = rules::headless::headless_selector(obj) {
+                        let (k, v) = sel[0].clone();
+                        around.headless.entry((ns, k, v)).or_default().push((i, o.name.clone(), sel));
+                    }
+                }
+                "PersistentVolumeClaim" => {
+                    let modes = obj
+                        .path(&["spec", "accessModes"])
+                        .map(|m| m.items().filter_map(|i| i.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    around.claims.insert((ns, o.name.clone()), modes);
+                }
+                _ => {}
+            }
+        }
+        around
+    }
+
+    /// The first headless Service (in stream order) whose selector the pod
+    /// labels satisfy.
+    fn headless_for(&self, ns: Option<&str>, pod_labels: &[(String, String)]) -> Option<String> {
+        pod_labels
+            .iter()
+            .filter_map(|(k, v)| self.headless.get(&(ns.map(str::to_string), k.clone(), v.clone())))
+            .flatten()
+            .filter(|(_, _, sel)| sel.iter().all(|p| pod_labels.contains(p)))
+            .min_by_key(|(i, _, _)| *i)
+            .map(|(_, name, _)| name.clone())
+    }
 }
 
 /// StatefulSets change only when named; when detection finds data one keeps
@@ -279,6 +341,7 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
 
 fn rewrite_workload(
     s: &mut Stream,
+    around: &Around,
     idx: usize,
     explicit: bool,
     opts: &Options,
@@ -323,27 +386,8 @@ fn rewrite_workload(
         .path(&["spec", "template", "metadata", "labels"])
         .map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
         .unwrap_or_default();
-    let same_ns = |o: &stream::ObjInfo| o.effective_ns(opts.namespace.as_deref()) == ns.as_deref();
-    let headless = s
-        .objects
-        .iter()
-        .filter(|o| o.kind == "Service" && same_ns(o))
-        .find(|o| s.obj(o.id).is_some_and(|svc| rules::headless::selects(svc, &pod_labels)))
-        .map(|o| o.name.clone());
-    let claims: Vec<(String, Vec<String>)> = s
-        .objects
-        .iter()
-        .filter(|o| o.kind == "PersistentVolumeClaim" && same_ns(o))
-        .map(|o| {
-            let modes = s
-                .obj(o.id)
-                .and_then(|c| c.path(&["spec", "accessModes"]))
-                .map(|m| m.items().filter_map(|i| i.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
-            (o.name.clone(), modes)
-        })
-        .collect();
-    let claim_modes = |name: &str| claims.iter().find(|(n, _)| n == name).map(|(_, m)| m.clone());
+    let headless = around.headless_for(ns.as_deref(), &pod_labels);
+    let claim_modes = |name: &str| around.claims.get(&(ns.clone(), name.to_string())).cloned();
     // New objects belong where the workload belongs: Helm 4 files them with its
     // template, and Helm adopts them into the release on the next upgrade.
     let inherited: Vec<(&'static str, String)> = INHERITED_ANNOTATIONS
@@ -408,7 +452,7 @@ fn retarget_scalers(
 
 /// Write every document: untouched ones as their input bytes, edited ones
 /// patched, added objects after the document that caused them.
-fn render(s: Stream<'_>, notes: Vec<Note>) -> Result<Outcome<'_>> {
+fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcome<'a>> {
     let mut docs = Vec::with_capacity(s.docs.len());
     for d in 0..s.docs.len() {
         let ds = &s.docs[d];
@@ -418,7 +462,7 @@ fn render(s: Stream<'_>, notes: Vec<Note>) -> Result<Outcome<'_>> {
                 let style = DocStyle::detect(ds.doc.text, orig);
                 let mut out = String::with_capacity(ds.doc.text.len() + 512);
                 Renderer { src: ds.doc.text, style: &style }.document(orig, new, &mut out);
-                check_rendering(&s, d, &out, orig, new)?;
+                check_rendering(&s, d, &out, orig, new, limits)?;
                 Cow::Owned(out)
             }
             _ => Cow::Borrowed(ds.doc.text),
@@ -499,14 +543,15 @@ fn changed_anchor(orig: &Node, new: &Node) -> Option<String> {
 
 /// The renderer promises that the text means what the edited tree means;
 /// check it, so a bug there stops the run instead of writing a wrong manifest.
-fn check_rendering(s: &Stream, d: usize, out: &str, orig: &Node, new: &Node) -> Result<()> {
+fn check_rendering(s: &Stream, d: usize, out: &str, orig: &Node, new: &Node, limits: &Limits) -> Result<()> {
     if let Some(name) = changed_anchor(orig, new) {
         return Err(Error::Rewrite {
             at: Box::new(s.doc_ref(d, None)),
             msg: format!("the edit would change what the YAML alias *{name} stands for elsewhere in the document; expand the alias first"),
         });
     }
-    let limits = Limits { max_doc_bytes: usize::MAX, ..Limits::default() };
+    // The rewrite nests a few levels deeper than its input (claim templates).
+    let limits = Limits { max_doc_bytes: usize::MAX, max_depth: limits.max_depth + 16, ..*limits };
     let ok = matches!(yaml::parse::parse(out, &limits), Ok(Some(back)) if back.same_value(new));
     if ok {
         Ok(())

@@ -194,3 +194,13 @@ fn catalogs_from_the_config_file_and_the_flag_extend_detection() {
     let (_, out, _) = run(&[], app.as_bytes());
     assert!(!out.contains("/var/lib/store"), "without the catalog the image is unknown:\n{out}");
 }
+
+#[test]
+fn pvc_mode_warns_about_deployments_it_leaves_alone() {
+    let input = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\nspec: {accessModes: [ReadWriteOnce]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {tier: x}}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx, volumeMounts: [{name: c, mountPath: /c}]}]\n      volumes: [{name: c, persistentVolumeClaim: {claimName: c}}]\n";
+    let (code, out, err) = run(&["--mode", "pvc", "-l", "tier=other", "--path", "/data"], input.as_bytes());
+    assert_eq!((code, out.as_str()), (0, input));
+    assert!(err.contains("web has 2 replicas and a RollingUpdate strategy on the ReadWriteOnce claim c"), "{err}");
+    let (_, _, err) = run(&["-l", "tier=other", "--path", "/data"], input.as_bytes());
+    assert!(!err.contains("RollingUpdate"), "only pvc mode speaks of it: {err}");
+}

@@ -4,14 +4,20 @@
 use super::fit_name;
 use crate::yaml::Node;
 
+/// The selector of a headless Service (`clusterIP: None`) that selects pods;
+/// `None` for any other Service.
+pub fn headless_selector(service: &Node) -> Option<Vec<(String, String)>> {
+    let spec = service.get("spec")?;
+    if spec.str_at(&["clusterIP"]) != Some("None") {
+        return None;
+    }
+    let sel = spec.get("selector").filter(|s| !s.is_empty())?;
+    Some(sel.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
+}
+
 /// Does this Service object select the pods with these labels, headless?
 pub fn selects(service: &Node, pod_labels: &[(String, String)]) -> bool {
-    let Some(spec) = service.get("spec") else { return false };
-    if spec.str_at(&["clusterIP"]) != Some("None") {
-        return false;
-    }
-    let Some(sel) = spec.get("selector").filter(|s| !s.is_empty()) else { return false };
-    sel.string_pairs().iter().all(|(k, v)| pod_labels.iter().any(|(pk, pv)| pk == k && pv == v))
+    headless_selector(service).is_some_and(|sel| sel.iter().all(|p| pod_labels.contains(p)))
 }
 
 /// Name of the Service this tool creates for a StatefulSet `name`.

@@ -32,7 +32,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 128, max_doc_bytes: 64 << 20, max_alias_nodes: 100_000 }
+        Limits { max_depth: 128, max_doc_bytes: 16 << 20, max_alias_nodes: 100_000 }
     }
 }
 
