@@ -266,13 +266,16 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
     Ok(out)
 }
 
+/// A headless Service: its position among the objects, name and selector.
+type Headless = (usize, String, Vec<(String, String)>);
+
 /// What a workload's rewrite needs from the rest of the stream, indexed once
 /// per run (scanning every object for every workload made large streams
 /// quadratic).
 struct Around {
     /// Headless Services by (namespace, one of their selector labels), with
     /// their whole selector.
-    headless: HashMap<(Option<String>, String, String), Vec<(usize, String, Vec<(String, String)>)>>,
+    headless: HashMap<(Option<String>, String, String), Vec<Headless>>,
     /// Access modes of the claims the stream defines, by (namespace, name).
     claims: HashMap<(Option<String>, String), Vec<String>>,
 }

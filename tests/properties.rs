@@ -17,6 +17,8 @@
 //!
 //! The output is read back with serde_yaml, a parser independent of ours.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -235,27 +237,9 @@ fn check(
 
 // ---------------------------------------------------------------- the corpus
 
-fn corpus() -> Option<Vec<PathBuf>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/rendered");
-    if !dir.is_dir() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{} is missing, and CI=true", dir.display());
-        }
-        eprintln!("SKIPPED: {} is missing", dir.display());
-        return None;
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    Some(files)
-}
-
 #[test]
 fn properties_hold_on_the_corpus() {
-    let Some(files) = corpus() else { return };
+    let Some(files) = common::corpus_files() else { return };
     let mut problems = Vec::new();
     let mut rewritten = 0;
     for f in &files {

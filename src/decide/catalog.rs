@@ -156,7 +156,8 @@ impl Catalog {
     /// Read one catalog file. `name` is used in messages.
     pub fn parse(text: &str, name: &str) -> Result<Catalog, crate::Error> {
         let err = |msg: String| crate::Error::Config { file: name.to_string(), msg };
-        let file: CatalogFile = serde_yaml::from_str(text).map_err(|e| err(describe_serde_error(&e, text)))?;
+        let file: CatalogFile =
+            serde_yaml::from_str(text).map_err(|e| err(super::strict::describe_serde_error(&e, text)))?;
         if file.version != 1 {
             return Err(err(format!("version {} is not supported (this build reads version 1)", file.version)));
         }
@@ -610,41 +611,6 @@ fn locate(d: &DataPath, index: usize, container: &Node, args: &Args) -> Vec<Loca
         return Vec::new();
     }
     default("the image's default".into(), true)
-}
-
-/// serde_yaml names the field and the line; for an unknown field it gives
-/// the line of the enclosing mapping, so point at the field itself.
-fn describe_serde_error(e: &serde_yaml::Error, text: &str) -> String {
-    let msg = e.to_string();
-    if let Some(line) = unknown_field_line(&msg, text) {
-        let head = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-        return format!("line {line}: {head}");
-    }
-    match e.location() {
-        Some(l) if !msg.contains("line ") => format!("line {}, column {}: {msg}", l.line(), l.column()),
-        _ => msg,
-    }
-}
-
-fn unknown_field_line(msg: &str, text: &str) -> Option<usize> {
-    let i = msg.find("unknown field `")?;
-    let path = msg[..i].strip_suffix(": ").unwrap_or("");
-    let rest = &msg[i + "unknown field `".len()..];
-    let field = &rest[..rest.find('`')?];
-    let root = yaml::parse::parse(text, &Default::default()).ok()??;
-    let mut node = &root;
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        let (key, index) = match seg.split_once('[') {
-            Some((k, i)) => (k, Some(i.strip_suffix(']')?.parse::<usize>().ok()?)),
-            None => (seg, None),
-        };
-        node = node.get(key)?;
-        if let Some(i) = index {
-            node = node.items().nth(i)?;
-        }
-    }
-    let entry = node.entries().iter().find(|e| e.key.key_str() == Some(field))?;
-    Some(yaml::line_col(text, entry.key.start as usize).0)
 }
 
 /// The line of `images[i]` (or of one of its `paths`/`keep_out` items).

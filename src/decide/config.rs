@@ -100,7 +100,8 @@ impl ConfigFile {
         if text.trim().is_empty() {
             return Ok(ConfigFile::default());
         }
-        let cfg: ConfigFile = serde_yaml::from_str(text).map_err(|e| err(describe_serde_error(&e, text)))?;
+        let cfg: ConfigFile =
+            serde_yaml::from_str(text).map_err(|e| err(super::strict::describe_serde_error(&e, text)))?;
         cfg.check().map_err(err)?;
         Ok(cfg)
     }
@@ -201,47 +202,6 @@ pub fn glob(pattern: &str, s: &str) -> bool {
         }
     }
     true
-}
-
-/// serde_yaml says "rules[0]: unknown field `pth`, expected one of ... at line
-/// 3 column 5"; keep that, it names the field and the line.
-///
-/// For an unknown field serde_yaml gives the line of the enclosing mapping;
-/// point at the field itself instead.
-fn describe_serde_error(e: &serde_yaml::Error, text: &str) -> String {
-    let msg = e.to_string();
-    if let Some(line) = unknown_field_line(&msg, text) {
-        let head = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-        return format!("line {line}: {head}");
-    }
-    match e.location() {
-        Some(l) if !msg.contains("line ") => format!("line {}, column {}: {msg}", l.line(), l.column()),
-        _ => msg,
-    }
-}
-
-/// `rules[0].match: unknown field `nme`, ...` → the line of `nme:` in `text`.
-fn unknown_field_line(msg: &str, text: &str) -> Option<usize> {
-    let (path, rest) = match msg.find("unknown field `") {
-        Some(0) => ("", &msg["unknown field `".len()..]),
-        Some(i) => (msg[..i].strip_suffix(": ")?, &msg[i + "unknown field `".len()..]),
-        None => return None,
-    };
-    let field = &rest[..rest.find('`')?];
-    let root = crate::yaml::parse::parse(text, &Default::default()).ok()??;
-    let mut node = &root;
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        let (key, index) = match seg.split_once('[') {
-            Some((k, i)) => (k, Some(i.strip_suffix(']')?.parse::<usize>().ok()?)),
-            None => (seg, None),
-        };
-        node = node.get(key)?;
-        if let Some(i) = index {
-            node = node.items().nth(i)?;
-        }
-    }
-    let entry = node.entries().iter().find(|e| e.key.key_str() == Some(field))?;
-    Some(crate::yaml::line_col(text, entry.key.start as usize).0)
 }
 
 #[cfg(test)]

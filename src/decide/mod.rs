@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod config;
 pub mod detect;
 pub mod select;
+pub mod strict;
 pub mod values;
 
 use crate::yaml::Node;
