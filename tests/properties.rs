@@ -20,7 +20,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use kubectl_persist::decide::Mode;
 use kubectl_persist::{emit, transform, Input, Note, Options};
