@@ -85,6 +85,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             )
             .into());
         }
+        if cfg.format == Format::Patch {
+            return Err(Exit::Usage("-o patch is for rendering (-f or stdin), not for live objects".into()).into());
+        }
         return crate::live_cmd::run(&cfg.opts, &cfg.live, cfg.format, cfg.explain);
     }
     if cfg.live.dry_run != crate::live_cmd::DryRun::None {
@@ -136,6 +139,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     Format::Yaml => emit::yaml(&outcome),
                     Format::Json => emit::json_named(&outcome, &cfg.opts.limits, &names)?,
                     Format::Diff => emit::diff(&outcome, &names),
+                    Format::Patch => emit::patch(&outcome, &cfg.opts.limits, &names)?,
                 })
             })
             .with_context(|| {
@@ -155,6 +159,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => write_stdout(out.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kubectl-persist __complete WORDS...`: completion candidates for
+/// `kubectl_complete-persist` (see `complete.rs`). Dispatched before clap
+/// parses anything, so it is no subcommand: partial words are not errors,
+/// and the generated completion scripts and the help do not show it.
+pub fn complete(words: &[String]) -> ExitCode {
+    let text = crate::complete::complete(words, &crate::complete::Live).render();
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
 }
 
 /// The temporary output file, while there is one, for the interrupt handler.

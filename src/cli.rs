@@ -13,31 +13,78 @@ use kubectl_persist::emit::Format;
 use kubectl_persist::yaml::Limits;
 use kubectl_persist::Options;
 
+/// The examples, first in `--help` as kubectl puts them: one per mode of use.
+/// (The heading is part of the text: clap trims the start of `before_help`.)
 const EXAMPLES: &str = "\
-  # Make the data of every Deployment in a rendered chart persistent (StatefulSets with claims)
-  helm template my-app ./chart | kubectl persist --path /data
+Examples:
+  # Files: every Deployment in app.yaml becomes a StatefulSet with a claim for /data
+  kubectl persist -f app.yaml --path /data
+
+  # A pipe, no flags: annotations and detection decide, --explain says why
+  helm template my-app ./chart | kubectl persist --explain
 
   # As a Helm 3 post-renderer
-  helm install my-app ./chart --post-renderer kubectl-persist --post-renderer-args=--path --post-renderer-args=/data
+  helm install my-app ./chart --post-renderer kubectl-persist \\
+    --post-renderer-args=--path --post-renderer-args=/data
 
   # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/helm)
-  helm install my-app ./chart --post-renderer persist --post-renderer-args=--path --post-renderer-args=/data
+  helm install my-app ./chart --post-renderer persist \\
+    --post-renderer-args=--path --post-renderer-args=/data
 
   # Keep the Deployment, add standalone claims instead, and show what changed
   kubectl persist -f app.yaml --mode pvc --path app:/var/lib/app -o diff
 
-  # No flags: annotations (kubectl-persist/paths) and detection decide; --explain says why
-  kubectl persist -f app.yaml --explain
-
   # One workload of a file, with size and storage class
-  kubectl persist -f app.yaml deployment/web --path /data --size 10Gi --storage-class fast";
+  kubectl persist -f app.yaml deployment/web --path /data --size 10Gi --storage-class fast
+
+  # Flux or kustomize: a JSON patch per changed object (new objects follow)
+  helm template my-app ./chart | kubectl persist --path /data -o patch
+
+  # A live Deployment: show the plan, then switch it to a StatefulSet
+  kubectl persist deployment/web --path /data -n demo
+
+  # Print what would be applied, or have the API server check it
+  kubectl persist deployment/web --path /data -n demo --dry-run
+  kubectl persist deployment/web --path /data -n demo --dry-run=server -o yaml
+
+  # Upgrades through the post-renderer keep what the live StatefulSets cannot change
+  helm upgrade my-app ./chart --post-renderer kubectl-persist \\
+    --post-renderer-args=--cluster --post-renderer-args=--path --post-renderer-args=/data
+
+  # Where each workload of a namespace keeps its data
+  kubectl persist status -n demo";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  # The workloads of the current namespace: on claims, in emptyDirs, or in the container layer
+  kubectl persist status
+
+  # One workload, in another namespace and context
+  kubectl persist status deployment/web -n demo --context prod
+
+  # Every namespace, as JSON
+  kubectl persist status -A -o json";
+
+const COMPLETION_EXAMPLES: &str = "\
+Examples:
+  # kubectl persist <TAB> (kubectl 1.26+): put kubectl_complete-persist on PATH beside
+  # kubectl-persist; kubectl's own completion then asks it
+
+  # kubectl-persist <TAB>, bash (for the current shell; add it to ~/.bashrc to keep it)
+  source <(kubectl-persist completion bash)
+
+  # zsh
+  kubectl-persist completion zsh > \"${fpath[1]}/_kubectl-persist\"
+
+  # fish
+  kubectl-persist completion fish > ~/.config/fish/completions/kubectl-persist.fish
+
+  # PowerShell
+  kubectl-persist completion powershell | Out-String | Invoke-Expression";
 
 const TEMPLATE: &str = "\
 {about-with-newline}
-Examples:
-{before-help}
-
-{usage-heading} {usage}
+{before-help}{usage-heading} {usage}
 
 {all-args}{after-help}";
 
@@ -69,6 +116,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, powershell).
+    #[command(before_help = COMPLETION_EXAMPLES, help_template = TEMPLATE)]
     Completion {
         #[arg(value_enum)]
         shell: Shell,
@@ -76,6 +124,7 @@ pub enum Command {
     /// Show where each workload of a cluster keeps its data: on claims (phase,
     /// capacity, storage class, retention), or still in emptyDirs or the
     /// container layer.
+    #[command(before_help = STATUS_EXAMPLES, help_template = TEMPLATE)]
     Status(crate::live_cmd::StatusArgs),
 }
 
@@ -148,7 +197,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "safe", help_heading = "What to persist")]
     pub detect: DetectArg,
 
-    /// Output format: yaml (the stream), json (one v1 List), diff (per changed object).
+    /// Output format: yaml (the stream), json (one v1 List), diff (per changed object),
+    /// patch (kustomize patches with RFC 6902 JSON patches, for Flux post-renderers).
     #[arg(short = 'o', long, value_enum, default_value = "yaml", help_heading = "Output")]
     pub output: OutputArg,
 
@@ -194,6 +244,7 @@ pub enum OutputArg {
     Yaml,
     Json,
     Diff,
+    Patch,
 }
 
 fn version_string() -> &'static str {
@@ -265,6 +316,7 @@ impl RunArgs {
             OutputArg::Yaml => Format::Yaml,
             OutputArg::Json => Format::Json,
             OutputArg::Diff => Format::Diff,
+            OutputArg::Patch => Format::Patch,
         };
         let opts = Options {
             targets,
@@ -321,6 +373,48 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every example in the help is a command line this parser accepts, fits
+    /// the help's width, and every mode of use has one.
+    #[test]
+    fn examples_parse_and_cover_every_mode() {
+        for text in [EXAMPLES, STATUS_EXAMPLES, COMPLETION_EXAMPLES] {
+            for line in text.lines() {
+                assert!(line.chars().count() <= 98, "too wide for the help: {line:?}");
+            }
+            let joined = text.replace(" \\\n", " ");
+            for line in joined.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                let args: Vec<&str> = if let Some((_, rest)) = line.split_once("kubectl persist") {
+                    rest.split_whitespace().collect()
+                } else if line.starts_with("helm ") {
+                    line.split_whitespace().filter_map(|w| w.strip_prefix("--post-renderer-args=")).collect()
+                } else {
+                    continue;
+                };
+                let cli = Cli::try_parse_from(std::iter::once("kubectl-persist").chain(args.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{line}: {e}"));
+                if cli.command.is_none() {
+                    cli.run.resolve().unwrap_or_else(|e| panic!("{line}: {}", e.0));
+                }
+            }
+        }
+        for mode in [
+            "kubectl persist -f",
+            "| kubectl persist",
+            "--post-renderer kubectl-persist",
+            "--post-renderer persist",
+            "kubectl persist deployment/web",
+            "--dry-run\n",
+            "--dry-run=server",
+            "--cluster",
+            "--mode pvc",
+            "-o diff",
+            "-o patch",
+            "kubectl persist status",
+        ] {
+            assert!(EXAMPLES.contains(mode), "no example for {mode}");
+        }
     }
 
     fn resolve(args: &[&str]) -> Result<Config, String> {

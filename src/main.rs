@@ -3,6 +3,7 @@
 mod app;
 mod cli;
 mod cluster;
+mod complete;
 mod live_cmd;
 mod read;
 
@@ -11,6 +12,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    if args.first().is_some_and(|a| a == "__complete") {
+        return app::complete(&args[1..]);
+    }
     let cli = cli::Cli::parse();
     match app::run(cli) {
         Ok(code) => code,
