@@ -123,7 +123,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         let worker = std::thread::Builder::new()
             .name("transform".into())
             .stack_size(stack)
-            .spawn_scoped(scope, || -> Result<String> {
+            .spawn_scoped(scope, || -> Result<Option<String>> {
                 let outcome = transform(&inputs, &cfg.opts)?;
                 let ns = cfg.opts.namespace.as_deref().unwrap_or("default");
                 crate::live_cmd::expand(&cfg.live, &outcome.expansions, ns)?;
@@ -135,12 +135,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         Note::Explain(_) => None,
                     };
                 }
-                Ok(match cfg.format {
-                    Format::Yaml => emit::yaml(&outcome),
+                let text = match cfg.format {
+                    // Written from here, straight from the input's bytes: the
+                    // stream is never copied into one string.
+                    Format::Yaml => {
+                        write_output(cfg.output_file.as_deref(), |w| emit::write_yaml(&outcome, &inputs, w))?;
+                        return Ok(None);
+                    }
                     Format::Json => emit::json_named(&outcome, &cfg.opts.limits, &names)?,
                     Format::Diff => emit::diff(&outcome, &names),
                     Format::Patch => emit::patch(&outcome, &cfg.opts.limits, &names)?,
-                })
+                };
+                Ok(Some(text))
             })
             .with_context(|| {
                 format!(
@@ -154,11 +160,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })?;
-    match &cfg.output_file {
-        Some(path) => write_file(path, out.as_bytes())?,
-        None => write_stdout(out.as_bytes())?,
+    if let Some(text) = out {
+        write_output(cfg.output_file.as_deref(), |w| w.write_all(text.as_bytes()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the output to `--output-file` or stdout, once everything succeeded.
+fn write_output(path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    match path {
+        Some(path) => write_file(path, write),
+        None => write_stdout_with(write),
+    }
 }
 
 /// `kubectl-persist __complete WORDS...`: completion candidates for
@@ -179,7 +192,7 @@ static PARTIAL: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex:
 /// Write to a temporary file beside `path` and rename it into place, so the
 /// file is either the old one or the whole new output. An interrupt removes
 /// the temporary file.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // Ctrl-C (or SIGTERM) while writing: remove the partial file, exit 130.
     // The handler is in place before the file exists, so no interrupt can
@@ -197,8 +210,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
     set_partial(Some(tmp.path().to_path_buf()));
     let mut f = tmp.as_file();
-    let written =
-        f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()));
+    let written = write(&mut f).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()));
     let placed = written.and_then(|_| {
         tmp.persist(path)
             .map_err(|e| e.error)
@@ -217,8 +229,12 @@ fn set_partial(p: Option<std::path::PathBuf>) {
 
 /// Write all of it, at once, after everything succeeded.
 fn write_stdout(bytes: &[u8]) -> Result<()> {
+    write_stdout_with(|w| w.write_all(bytes))
+}
+
+fn write_stdout_with(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
+    match write(&mut out).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::BrokenPipe.into()),
         r => r.context("cannot write to standard output"),
     }

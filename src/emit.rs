@@ -5,7 +5,7 @@ use similar::TextDiff;
 
 use crate::yaml::render::{DocStyle, Renderer};
 use crate::yaml::{self, split, Kind, Limits, Node};
-use crate::{Error, OutDoc, Outcome};
+use crate::{Error, Input, OutDoc, Outcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -23,23 +23,92 @@ pub enum Format {
 pub fn yaml(out: &Outcome) -> String {
     let total: usize = out.docs.iter().map(|d| d.text.len()).sum();
     let mut s = String::with_capacity(total + 64);
+    let mut join = Joiner::default();
     for (i, d) in out.docs.iter().enumerate() {
-        if let Some(prev) = i.checked_sub(1).map(|p| &out.docs[p]) {
-            let starts_sep = starts_with_separator(&d.text);
-            if prev.input != d.input && !starts_sep {
-                if !s.is_empty() && !s.ends_with('\n') {
-                    s.push('\n');
-                }
-                if !s.is_empty() {
-                    s.push_str("---\n");
-                }
-            } else if prev.added && !starts_sep {
-                s.push_str("...\n");
-            }
-        }
+        let sep = join.before(out, i);
+        s.push_str(sep);
         s.push_str(&d.text);
+        join.wrote(sep).wrote(&d.text);
     }
     s
+}
+
+/// [`yaml`], written to `w` instead of collected: runs of untouched documents
+/// go out as one slice of their input (`inputs`: the inputs the outcome was
+/// made from), so a large stream is neither copied nor held twice.
+pub fn write_yaml<W: std::io::Write + ?Sized>(out: &Outcome, inputs: &[Input], w: &mut W) -> std::io::Result<()> {
+    let mut join = Joiner::default();
+    // The pending run of input bytes: (input, start, end).
+    let mut run: Option<(usize, usize, usize)> = None;
+    let flush = |run: &mut Option<(usize, usize, usize)>, w: &mut W| match run.take() {
+        Some((i, a, b)) => w.write_all(&inputs[i].bytes[a..b]),
+        None => Ok(()),
+    };
+    for (i, d) in out.docs.iter().enumerate() {
+        let sep = join.before(out, i);
+        if !sep.is_empty() {
+            flush(&mut run, w)?;
+            w.write_all(sep.as_bytes())?;
+        }
+        join.wrote(sep).wrote(&d.text);
+        match (&d.text, in_input(inputs, d)) {
+            (std::borrow::Cow::Borrowed(_), Some((a, b))) => match &mut run {
+                Some((ri, _, end)) if *ri == d.input && *end == a => *end = b,
+                _ => {
+                    flush(&mut run, w)?;
+                    run = Some((d.input, a, b));
+                }
+            },
+            _ => {
+                flush(&mut run, w)?;
+                w.write_all(d.text.as_bytes())?;
+            }
+        }
+    }
+    flush(&mut run, w)
+}
+
+/// Where a document's (borrowed) text lies in its input, if it does.
+fn in_input(inputs: &[Input], d: &OutDoc) -> Option<(usize, usize)> {
+    let bytes = &inputs.get(d.input)?.bytes;
+    let start = (d.text.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+    let end = start + d.text.len();
+    (end <= bytes.len()).then_some((start, end))
+}
+
+/// What goes between documents of the YAML stream, given what was written.
+#[derive(Default)]
+struct Joiner {
+    wrote_any: bool,
+    ends_nl: bool,
+}
+
+impl Joiner {
+    /// The separator to write before document `i`.
+    fn before(&self, out: &Outcome, i: usize) -> &'static str {
+        let d = &out.docs[i];
+        let Some(prev) = i.checked_sub(1).map(|p| &out.docs[p]) else { return "" };
+        let starts_sep = starts_with_separator(&d.text);
+        if prev.input != d.input && !starts_sep {
+            match (self.wrote_any, self.ends_nl) {
+                (false, _) => "",
+                (true, true) => "---\n",
+                (true, false) => "\n---\n",
+            }
+        } else if prev.added && !starts_sep {
+            "...\n"
+        } else {
+            ""
+        }
+    }
+
+    fn wrote(&mut self, t: &str) -> &mut Self {
+        if !t.is_empty() {
+            self.wrote_any = true;
+            self.ends_nl = t.ends_with('\n');
+        }
+        self
+    }
 }
 
 fn starts_with_separator(t: &str) -> bool {

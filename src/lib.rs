@@ -455,38 +455,49 @@ fn retarget_scalers(
 
 /// Write every document: untouched ones as their input bytes, edited ones
 /// patched, added objects after the document that caused them.
+///
+/// Trees move into the output rather than being copied: on a large stream
+/// the parsed documents are most of the memory the run holds.
 fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcome<'a>> {
-    let mut docs = Vec::with_capacity(s.docs.len());
-    for d in 0..s.docs.len() {
-        let ds = &s.docs[d];
-        let label = s.doc_ref(d, None).object.unwrap_or_default();
-        let text: Cow<str> = match (&ds.tree, &ds.edited) {
-            (Some(orig), Some(new)) if !new.same(orig) => {
+    // Edited documents first, while the whole stream is there for messages.
+    let mut rendered: Vec<Option<String>> = Vec::new();
+    for (d, ds) in s.docs.iter().enumerate() {
+        if let (Some(orig), Some(new)) = (&ds.tree, &ds.edited) {
+            if !new.same(orig) {
                 let style = DocStyle::detect(ds.doc.text, orig);
                 let mut out = String::with_capacity(ds.doc.text.len() + 512);
                 Renderer { src: ds.doc.text, style: &style }.document(orig, new, &mut out);
                 check_rendering(&s, d, &out, orig, new, limits)?;
-                Cow::Owned(out)
+                rendered.resize_with(d + 1, || None);
+                rendered[d] = Some(out);
             }
-            _ => Cow::Borrowed(ds.doc.text),
+        }
+    }
+    let added: usize = s.docs.iter().map(|d| d.added.len()).sum();
+    let mut docs = Vec::with_capacity(s.docs.len() + added);
+    let mut rendered = rendered.into_iter();
+    for ds in s.docs {
+        let text = match rendered.next().flatten() {
+            Some(out) => Cow::Owned(out),
+            None => Cow::Borrowed(ds.doc.text),
         };
-        let tree = ds.edited.clone().or_else(|| ds.tree.clone());
         let ends_nl = text.ends_with('\n');
+        // New objects follow the style of the document that caused them.
+        let style = match (&ds.tree, ds.added.is_empty()) {
+            (Some(t), false) => DocStyle::detect(ds.doc.text, t),
+            _ => DocStyle::default(),
+        };
         docs.push(OutDoc {
             input: ds.input,
             number: ds.number,
             original: ds.doc.text,
             text,
-            tree,
+            tree: ds.edited.or(ds.tree),
             added: false,
-            label,
+            label: stream::object_label(&ds.doc.head).unwrap_or_default(),
         });
-        if ds.added.is_empty() {
-            continue;
-        }
-        let style = ds.tree.as_ref().map(|t| DocStyle::detect(ds.doc.text, t)).unwrap_or_default();
         let source = ds.doc.head.source;
-        for (k, obj) in ds.added.iter().enumerate() {
+        for (k, obj) in ds.added.into_iter().enumerate() {
             let mut t = String::new();
             if k == 0 && !ends_nl {
                 t.push_str(style.nl);
@@ -498,18 +509,19 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
                 t.push_str(src);
                 t.push_str(style.nl);
             }
-            t.push_str(&fresh_document(obj, &style));
+            t.push_str(&fresh_document(&obj, &style));
             t.push_str(style.nl);
             let kind = obj.str_at(&["kind"]).unwrap_or_default();
             let name = obj.str_at(&["metadata", "name"]).unwrap_or_default();
+            let label = format!("{kind} {name}");
             docs.push(OutDoc {
                 input: ds.input,
                 number: ds.number,
                 original: "",
                 text: Cow::Owned(t),
-                tree: Some(obj.clone()),
+                tree: Some(obj),
                 added: true,
-                label: format!("{kind} {name}"),
+                label,
             });
         }
     }

@@ -204,11 +204,7 @@ impl<'a> Stream<'a> {
     pub fn doc_ref(&self, d: usize, line_in_doc: Option<(usize, usize)>) -> DocRef {
         let ds = &self.docs[d];
         let h = &ds.doc.head;
-        let object = h.kind.map(|k| match (h.namespace, h.name) {
-            (Some(ns), Some(n)) if !ns.is_empty() => format!("{k} {ns}/{n}"),
-            (_, Some(n)) => format!("{k} {n}"),
-            _ => k.to_string(),
-        });
+        let object = object_label(h);
         DocRef {
             input: self.inputs[ds.input].name.clone(),
             doc: ds.number,
@@ -247,6 +243,15 @@ impl<'a> Stream<'a> {
             Some(i) => root.get_mut("items")?.items_mut().nth(i),
         }
     }
+}
+
+/// `Kind namespace/name` of a document, from its head, for messages.
+pub fn object_label(h: &split::Head) -> Option<String> {
+    h.kind.map(|k| match (h.namespace, h.name) {
+        (Some(ns), Some(n)) if !ns.is_empty() => format!("{k} {ns}/{n}"),
+        (_, Some(n)) => format!("{k} {n}"),
+        _ => k.to_string(),
+    })
 }
 
 /// Did serde_json stop at a `}` or `]` right after a comma? (It reports

@@ -49,46 +49,64 @@ fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
 
 /// Split `text` into documents. Never fails: every byte of the input belongs to
 /// exactly one document, in order, so concatenating `text`s gives the input.
+///
+/// Only lines that start with `---` or `...` can end a document, so the scan
+/// jumps from one such line to the next (a SIMD substring search) instead of
+/// visiting every line; line numbers are counted between them.
 pub fn split(text: &str) -> Vec<Doc<'_>> {
     let b = text.as_bytes();
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut pos = 0usize;
+    // The 1-based line of `counted_to`.
     let mut line_no = 1usize;
+    let mut counted_to = 0usize;
     // A document starts at a `---` line, or with content after a `...` line
     // or at the start of the stream.
-    let mut after_end_marker = false;
     let mut explicit = false;
-    while pos < b.len() {
-        let end = line_end(b, pos);
-        let line = &b[pos..end];
-        let line_for_marker = if pos == 0 && line.starts_with("\u{feff}".as_bytes()) { &line[3..] } else { line };
-        if is_marker(line_for_marker, b"---") {
+    for pos in marker_candidates(b) {
+        let line_for_marker = if pos == 0 && b.starts_with(BOM) { &b[3..] } else { &b[pos..] };
+        let dashes = is_marker(line_for_marker, b"---");
+        if !dashes && !is_marker(line_for_marker, b"...") {
+            continue;
+        }
+        line_no += memchr::memchr_iter(b'\n', &b[counted_to..pos]).count();
+        counted_to = pos;
+        if dashes {
             if pos > start {
                 docs.push(make(text, start, pos, start_line, explicit || has_content(&text[start..pos])));
             }
             start = pos;
             start_line = line_no;
             explicit = true;
-            after_end_marker = false;
-        } else if is_marker(line_for_marker, b"...") {
+        } else {
             // The marker ends the current document, which keeps it.
+            let end = line_end(b, pos);
             docs.push(make(text, start, end, start_line, explicit || has_content(&text[start..pos])));
             start = end;
             start_line = line_no + 1;
             explicit = false;
-            after_end_marker = true;
-        } else if after_end_marker && pos == start {
-            after_end_marker = false;
         }
-        pos = end;
-        line_no += 1;
     }
     if start < b.len() {
         docs.push(make(text, start, b.len(), start_line, explicit || has_content(&text[start..])));
     }
     docs
+}
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// The starts of the lines that may be document markers, in order: the start
+/// of the text and every line that begins with `---` or `...`.
+fn marker_candidates(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut dashes = memchr::memmem::find_iter(b, b"\n---").map(|i| i + 1).peekable();
+    let mut dots = memchr::memmem::find_iter(b, b"\n...").map(|i| i + 1).peekable();
+    let first = (!b.is_empty()).then_some(0);
+    first.into_iter().chain(std::iter::from_fn(move || match (dashes.peek(), dots.peek()) {
+        (Some(&a), Some(&d)) if d < a => dots.next(),
+        (Some(_), _) => dashes.next(),
+        (None, _) => dots.next(),
+    }))
 }
 
 fn has_content(s: &str) -> bool {
@@ -113,6 +131,13 @@ pub fn scan_head(t: &str) -> Head<'_> {
     let mut in_metadata = false;
     let mut meta_indent: Option<usize> = None;
     while pos < b.len() {
+        // Once the first content line is read, an indented line outside
+        // `metadata:` cannot change the head: skip it without looking at it.
+        // (Most of a manifest is such lines.)
+        if !first_content && !in_metadata && matches!(b[pos], b' ' | b'\t') {
+            pos = line_end(b, pos);
+            continue;
+        }
         let end = line_end(b, pos);
         let raw = &t[pos..end];
         pos = end;
@@ -321,6 +346,104 @@ mod tests {
             ["{\"kind\": \"Deployment\"}", "--- !!map\nkind: A\n", "kind: &k Deployment\n", "metadata: {name: x}\n"]
         {
             assert!(split(s)[0].head.uncertain, "{s}");
+        }
+    }
+
+    /// The line-by-line splitter that the marker search replaced: every
+    /// line is looked at. The oracle for `split`.
+    fn split_by_lines(text: &str) -> Vec<(usize, usize, usize, bool)> {
+        let b = text.as_bytes();
+        let (mut out, mut start, mut start_line, mut pos, mut line_no, mut explicit) = (Vec::new(), 0, 1, 0, 1, false);
+        while pos < b.len() {
+            let end = line_end(b, pos);
+            let line = &b[pos..end];
+            let line = if pos == 0 && line.starts_with(BOM) { &line[3..] } else { line };
+            if is_marker(line, b"---") {
+                if pos > start {
+                    out.push((start, pos, start_line, explicit || has_content(&text[start..pos])));
+                }
+                (start, start_line, explicit) = (pos, line_no, true);
+            } else if is_marker(line, b"...") {
+                out.push((start, end, start_line, explicit || has_content(&text[start..pos])));
+                (start, start_line, explicit) = (end, line_no + 1, false);
+            }
+            pos = end;
+            line_no += 1;
+        }
+        if start < b.len() {
+            out.push((start, b.len(), start_line, explicit || has_content(&text[start..])));
+        }
+        out
+    }
+
+    fn spans(text: &str) -> Vec<(usize, usize, usize, bool)> {
+        split(text).iter().map(|d| (d.offset, d.offset + d.text.len(), d.line, d.counted)).collect()
+    }
+
+    #[test]
+    fn marker_search_agrees_with_a_line_scan() {
+        // Every text of up to four lines from these pieces, with and without
+        // a final newline and a BOM.
+        let lines = ["---", "--- # c", "---x", "...", "....", "kind: A", "  - x", "# c", "", "---\t", " ---", "...\r"];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for l in lines {
+                    next.push(format!("{t}{l}\n"));
+                }
+            }
+            texts.extend(next);
+        }
+        for t in texts {
+            for t in [t.clone(), t.trim_end_matches('\n').to_string(), format!("\u{feff}{t}")] {
+                assert_eq!(spans(&t), split_by_lines(&t), "{t:?}");
+            }
+        }
+        // And real renders, where the corpus is there.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/rendered");
+        for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            assert_eq!(spans(&text), split_by_lines(&text), "{}", f.path().display());
+        }
+    }
+
+    #[test]
+    fn indented_lines_never_make_the_head() {
+        let long = "  x: 1\n".repeat(100);
+        fn h(s: &str) -> Head<'_> {
+            split(s).swap_remove(0).head
+        }
+        // Keys inside `spec` are not top-level, however many lines come first.
+        let t1 = format!("kind: A\nspec:\n{long}  kind: B\n  metadata:\n    name: n\nmetadata:\n  name: m\n");
+        let d = h(&t1);
+        assert_eq!((d.kind, d.name, d.uncertain), (Some("A"), Some("m"), false));
+        // A top-level key after a long indented block is still seen.
+        let t2 = format!("kind: A\nspec:\n{long}kind: B\n");
+        let d = h(&t2);
+        assert!(d.uncertain, "a second kind: is for the parser to report");
+        let t3 = format!("kind: A\nspec:\n{long}\tmetadata: x\nmetadata:\n\tname: t\n");
+        let d = h(&t3);
+        assert_eq!((d.name, d.uncertain), (Some("t"), false));
+        // The first content line decides, even when it is indented.
+        assert!(h("---\n# c\n\n  kind: A\n").uncertain);
+    }
+
+    /// Where the scan reads a head (not uncertain), it reads what the parser reads.
+    #[test]
+    fn heads_agree_with_the_parser_on_the_corpus() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/rendered");
+        let limits = crate::yaml::Limits::default();
+        for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            for d in split(&text).iter().filter(|d| !d.head.uncertain && !d.head.empty) {
+                let tree = crate::yaml::parse::parse(d.text, &limits).unwrap().unwrap();
+                let at = |k: &[&str]| tree.str_at(k);
+                let want = (at(&["kind"]), at(&["apiVersion"]), at(&["metadata", "name"]));
+                let got = (d.head.kind, d.head.api_version, d.head.name);
+                assert_eq!(got, want, "{} line {}", f.path().display(), d.line);
+                assert_eq!(d.head.namespace, at(&["metadata", "namespace"]), "{} line {}", f.path().display(), d.line);
+            }
         }
     }
 }
