@@ -204,3 +204,18 @@ fn pvc_mode_warns_about_deployments_it_leaves_alone() {
     let (_, _, err) = run(&["-l", "tier=other", "--path", "/data"], input.as_bytes());
     assert!(!err.contains("RollingUpdate"), "only pvc mode speaks of it: {err}");
 }
+
+/// A terminal on stdin and no -f: a usage hint, exit 2 (util-linux `script`
+/// gives the binary a pseudo-terminal).
+#[test]
+fn a_terminal_on_stdin_gets_a_usage_hint() {
+    let has_script = std::process::Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !common::require(has_script, "util-linux `script` (for a pseudo-terminal)") {
+        return;
+    }
+    let cmd = format!("{} --path /data", common::persist_bin());
+    let out = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("no input: pipe manifests in") && text.contains("-f FILE"), "{text}");
+}
