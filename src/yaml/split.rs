@@ -134,9 +134,14 @@ pub fn scan_head(t: &str) -> Head<'_> {
         // Once the first content line is read, an indented line outside
         // `metadata:` cannot change the head: skip it without looking at it.
         // (Most of a manifest is such lines.)
-        if !first_content && !in_metadata && matches!(b[pos], b' ' | b'\t') {
-            pos = line_end(b, pos);
-            continue;
+        if !first_content && matches!(b[pos], b' ' | b'\t') {
+            // Inside `metadata:` only its direct children count: a line
+            // indented more (labels, annotations) is skipped the same way.
+            let deeper = |mi: usize| b.get(pos + mi).is_some_and(|c| matches!(c, b' ' | b'\t'));
+            if !in_metadata || meta_indent.is_some_and(deeper) {
+                pos = line_end(b, pos);
+                continue;
+            }
         }
         let end = line_end(b, pos);
         let raw = &t[pos..end];
