@@ -153,8 +153,22 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
     let mut converted: HashSet<(Option<String>, String)> = HashSet::new();
     let around = Around::index(&s, opts);
     let rewritten: HashSet<usize> = selected.iter().map(|(i, _)| *i).collect();
+    // A document whose last edit this is can be rendered at once, and its
+    // parsed tree freed: nothing after the rewrites edits a workload's own
+    // document, except --cluster (keep_live) and a List holding several.
+    let mut edits_left: HashMap<usize, usize> = HashMap::new();
+    for (idx, _) in &selected {
+        *edits_left.entry(s.objects[*idx].id.doc).or_default() += 1;
+    }
+    let settle_early = opts.live_statefulsets.is_empty();
     for (idx, explicit) in selected {
         rewrite_workload(&mut s, &around, idx, explicit, opts, &mut notes, &mut converted)?;
+        let id = s.objects[idx].id;
+        let left = edits_left.get_mut(&id.doc).expect("counted");
+        *left -= 1;
+        if settle_early && *left == 0 && id.item.is_none() {
+            settle(&mut s, id.doc, &opts.limits)?;
+        }
     }
     if opts.mode == Some(Mode::Pvc) {
         // pvc mode promises a word on every Deployment that rolls pods over a
@@ -453,6 +467,32 @@ fn retarget_scalers(
     Ok(())
 }
 
+/// Render an edited document and check the result; `None` when the document
+/// is unchanged (or already rendered by [`settle`]).
+fn render_doc(s: &Stream, d: usize, limits: &Limits) -> Result<Option<String>> {
+    let ds = &s.docs[d];
+    let (Some(orig), Some(new)) = (&ds.tree, &ds.edited) else { return Ok(None) };
+    if new.same(orig) {
+        return Ok(None);
+    }
+    let style = DocStyle::detect(ds.doc.text, orig);
+    let mut out = String::with_capacity(ds.doc.text.len() + 512);
+    Renderer { src: ds.doc.text, style: &style }.document(orig, new, &mut out);
+    check_rendering(s, d, &out, orig, new, limits)?;
+    Ok(Some(out))
+}
+
+/// Render a document whose edits are done and free the tree it was parsed
+/// into: holding every rewritten document twice (as parsed and as edited)
+/// until the end was a fifth of the peak memory on a large stream.
+fn settle(s: &mut Stream, d: usize, limits: &Limits) -> Result<()> {
+    let Some(text) = render_doc(s, d, limits)? else { return Ok(()) };
+    let ds = &mut s.docs[d];
+    let style = ds.tree.take().map(|t| DocStyle::detect(ds.doc.text, &t)).unwrap_or_default();
+    ds.settled = Some((text, style));
+    Ok(())
+}
+
 /// Write every document: untouched ones as their input bytes, edited ones
 /// patched, added objects after the document that caused them.
 ///
@@ -461,30 +501,26 @@ fn retarget_scalers(
 fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcome<'a>> {
     // Edited documents first, while the whole stream is there for messages.
     let mut rendered: Vec<Option<String>> = Vec::new();
-    for (d, ds) in s.docs.iter().enumerate() {
-        if let (Some(orig), Some(new)) = (&ds.tree, &ds.edited) {
-            if !new.same(orig) {
-                let style = DocStyle::detect(ds.doc.text, orig);
-                let mut out = String::with_capacity(ds.doc.text.len() + 512);
-                Renderer { src: ds.doc.text, style: &style }.document(orig, new, &mut out);
-                check_rendering(&s, d, &out, orig, new, limits)?;
-                rendered.resize_with(d + 1, || None);
-                rendered[d] = Some(out);
-            }
+    for d in 0..s.docs.len() {
+        if let Some(out) = render_doc(&s, d, limits)? {
+            rendered.resize_with(d + 1, || None);
+            rendered[d] = Some(out);
         }
     }
     let added: usize = s.docs.iter().map(|d| d.added.len()).sum();
     let mut docs = Vec::with_capacity(s.docs.len() + added);
     let mut rendered = rendered.into_iter();
     for ds in s.docs {
-        let text = match rendered.next().flatten() {
-            Some(out) => Cow::Owned(out),
-            None => Cow::Borrowed(ds.doc.text),
+        let (text, settled_style) = match (rendered.next().flatten(), ds.settled) {
+            (Some(out), _) => (Cow::Owned(out), None),
+            (None, Some((out, style))) => (Cow::Owned(out), Some(style)),
+            (None, None) => (Cow::Borrowed(ds.doc.text), None),
         };
         let ends_nl = text.ends_with('\n');
         // New objects follow the style of the document that caused them.
-        let style = match (&ds.tree, ds.added.is_empty()) {
-            (Some(t), false) => DocStyle::detect(ds.doc.text, t),
+        let style = match (settled_style, &ds.tree, ds.added.is_empty()) {
+            (Some(style), _, _) => style,
+            (None, Some(t), false) => DocStyle::detect(ds.doc.text, t),
             _ => DocStyle::default(),
         };
         docs.push(OutDoc {

@@ -24,6 +24,9 @@ pub struct DocState<'a> {
     pub edited: Option<Node>,
     /// New objects to write after this document.
     pub added: Vec<Node>,
+    /// The document rendered once its last edit was done (its text, and the
+    /// style for the objects added after it); `tree` is then freed.
+    pub settled: Option<(String, crate::yaml::render::DocStyle)>,
 }
 
 /// Where an object lives: a document, and an item of its `List`, if any.
@@ -106,6 +109,7 @@ impl<'a> Stream<'a> {
                     tree: None,
                     edited: None,
                     added: Vec::new(),
+                    settled: None,
                 });
             }
         }
