@@ -131,8 +131,11 @@ for size in $SIZES; do
     if [ -z "${NO_KUSTOMIZE:-}" ]; then
         kdir=$DATA/kustomize$size
         mkdir -p "$kdir"
-        # kustomize only loads files below the kustomization: a hard link (or copy).
-        ln -f "$stream" "$kdir/stream.yaml" 2>/dev/null || cp "$stream" "$kdir/stream.yaml"
+        # kustomize loads files below the kustomization only, and refuses a
+        # stream with the same object twice (the corpus's stable-kong render
+        # has a ServiceAccount twice, once as a hook): its copy gets
+        # `-dupN` after the name of each repeat.
+        python3 "$ROOT/bench/dedupe.py" "$stream" "$kdir/stream.yaml"
         cp "$ROOT/bench/kustomization.yaml" "$kdir/kustomization.yaml"
         kruns=${KUSTOMIZE_RUNS:-$([ "$size" -gt 10 ] && echo 1 || echo 3)}
         note "kubectl kustomize runs $kruns time(s) on $size MB (it takes a while)"
