@@ -6,6 +6,8 @@
 //! The corpus is `../shared/corpus/rendered` next to the repository. Without
 //! it the test fails on CI (`CI=true`) and is skipped, saying so, elsewhere.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -180,24 +182,10 @@ fn score(files: &[PathBuf], truth: &BTreeMap<Key, Truth>, level: Level) -> Score
 
 #[test]
 fn detection_precision_and_recall_on_the_corpus() {
+    let Some(files) = common::corpus_files() else { return };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let corpus = root.join("../shared/corpus/rendered");
-    if !corpus.is_dir() {
-        let msg = format!("corpus not found at {}", corpus.display());
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}; CI must provide it");
-        }
-        say!("detect_quality: skipped: {msg}");
-        return;
-    }
     let truth = read_truth(&root.join("testdata/detect-truth.tsv"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no *.yaml in {}", corpus.display());
+    assert!(!files.is_empty(), "no *.yaml in the corpus");
 
     let all = score(&files, &truth, Level::All);
     let safe = score(&files, &truth, Level::Safe);

@@ -11,6 +11,8 @@
 //!   no partial `--output-file`, an error leaves the old file as it was;
 //! * Secret values never reach `--explain`, `-o diff` or error messages.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -27,24 +29,9 @@ fn bad_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/bad")
 }
 
-/// Run the binary in `dir` with `stdin`; stdin is written from a thread so a
-/// big input cannot deadlock against a full stdout pipe.
+/// Run the binary in `dir` with `stdin`.
 fn run_in(dir: &Path, args: &[String], stdin: Vec<u8>) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut input = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("the binary runs");
-    writer.join().unwrap();
-    out
+    common::output(Command::new(bin()).args(args).current_dir(dir), &stdin)
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {

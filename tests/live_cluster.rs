@@ -34,21 +34,11 @@ impl Ns {
     }
 
     fn kubectl_raw(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-        use std::io::Write;
         let bin = std::env::var("KUBECTL_BIN").unwrap_or_else(|_| "kubectl".into());
-        let mut c = Command::new(bin)
-            .arg("--kubeconfig")
-            .arg(&self.kc)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        if let Some(s) = stdin {
-            c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        let o = c.wait_with_output().unwrap();
+        let o = common::output(
+            Command::new(bin).arg("--kubeconfig").arg(&self.kc).args(args),
+            stdin.unwrap_or("").as_bytes(),
+        );
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into(),

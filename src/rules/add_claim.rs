@@ -117,22 +117,10 @@ pub fn claim_object(
     annotations: &[(&str, String)],
     claim: &ClaimSpec,
 ) -> Node {
-    let mut meta = Node::map().with("name", Node::str(name));
-    if let Some(ns) = namespace {
-        meta.set("namespace", Node::str(ns));
-    }
-    if !labels.is_empty() {
-        let mut l = Node::map();
-        for (k, v) in labels {
-            l.set(k, Node::str(v.as_str()));
-        }
-        meta.set("labels", l);
-    }
-    let mut ann = Node::map().with("helm.sh/resource-policy", Node::str("keep"));
-    for (k, v) in annotations {
-        ann.set(k, Node::str(v.as_str()));
-    }
-    meta.set("annotations", ann);
+    // Kept when its Helm release is uninstalled.
+    let mut ann: Vec<(&str, String)> = vec![("helm.sh/resource-policy", "keep".to_string())];
+    ann.extend(annotations.iter().cloned());
+    let meta = super::new_metadata(name, namespace, labels, &ann);
     Node::map()
         .with("apiVersion", Node::str("v1"))
         .with("kind", Node::str("PersistentVolumeClaim"))

@@ -34,32 +34,12 @@ pub fn service(
     selector: &[(String, String)],
     annotations: &[(&str, String)],
 ) -> Node {
-    let mut meta = Node::map().with("name", Node::str(name));
-    if let Some(ns) = namespace {
-        meta.set("namespace", Node::str(ns));
-    }
-    let pairs = |p: &[(String, String)]| {
-        let mut m = Node::map();
-        for (k, v) in p {
-            m.set(k, Node::str(v.as_str()));
-        }
-        m
-    };
-    if !labels.is_empty() {
-        meta.set("labels", pairs(labels));
-    }
-    if !annotations.is_empty() {
-        let mut a = Node::map();
-        for (k, v) in annotations {
-            a.set(k, Node::str(v.as_str()));
-        }
-        meta.set("annotations", a);
-    }
+    let meta = super::new_metadata(name, namespace, labels, annotations);
     Node::map()
         .with("apiVersion", Node::str("v1"))
         .with("kind", Node::str("Service"))
         .with("metadata", meta)
-        .with("spec", Node::map().with("clusterIP", Node::str("None")).with("selector", pairs(selector)))
+        .with("spec", Node::map().with("clusterIP", Node::str("None")).with("selector", super::string_map(selector)))
 }
 
 #[cfg(test)]

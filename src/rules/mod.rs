@@ -67,6 +67,32 @@ pub fn container_names(pod: &Node, field: &str) -> Vec<String> {
     pod.get(field).into_iter().flat_map(|c| c.items()).filter_map(|c| c.str_at(&["name"]).map(str::to_string)).collect()
 }
 
+/// A new string-to-string mapping (labels, annotations, selectors).
+pub fn string_map<K: AsRef<str>>(pairs: &[(K, String)]) -> Node {
+    pairs.iter().fold(Node::map(), |m, (k, v)| m.with(k.as_ref(), Node::str(v.as_str())))
+}
+
+/// Metadata of an object this tool adds: name, the workload's namespace (if
+/// it names one), labels and annotations (when there are any).
+pub fn new_metadata(
+    name: &str,
+    namespace: Option<&str>,
+    labels: &[(String, String)],
+    annotations: &[(&str, String)],
+) -> Node {
+    let mut meta = Node::map().with("name", Node::str(name));
+    if let Some(ns) = namespace {
+        meta.set("namespace", Node::str(ns));
+    }
+    if !labels.is_empty() {
+        meta.set("labels", string_map(labels));
+    }
+    if !annotations.is_empty() {
+        meta.set("annotations", string_map(annotations));
+    }
+    meta
+}
+
 /// Deterministic DNS-label name for a path: `/var/lib/data` → `var-lib-data`.
 /// Long names keep a hash suffix so different paths never share a name.
 pub fn slug(path: &str) -> String {

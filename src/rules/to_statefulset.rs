@@ -62,11 +62,7 @@ pub fn apply(obj: &mut Node, service_name: &str) -> RuleResult {
     }
     if spec.get("selector").is_none() {
         // Old API versions defaulted the selector to the template labels.
-        let mut ml = Node::map();
-        for (k, v) in &template_labels {
-            ml.set(k, Node::str(v.as_str()));
-        }
-        spec.set("selector", Node::map().with("matchLabels", ml));
+        spec.set("selector", Node::map().with("matchLabels", super::string_map(&template_labels)));
         changes.push(Change("added spec.selector from the pod template labels".into()));
     }
     spec.set("serviceName", Node::str(service_name));

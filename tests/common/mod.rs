@@ -44,24 +44,26 @@ pub fn corpus_files() -> Option<Vec<PathBuf>> {
     Some(files)
 }
 
-/// Run the binary with arguments and stdin; (status, stdout, stderr).
-pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+/// Run a command with `stdin`, written from a thread so that a big input
+/// cannot deadlock against a full stdout pipe; its whole output.
+pub fn output(cmd: &mut std::process::Command, stdin: &[u8]) -> std::process::Output {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(persist_bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
+    use std::process::Stdio;
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().expect("the command runs");
     writer.join().unwrap();
+    out
+}
+
+/// Run the binary with arguments and stdin; (status, stdout, stderr).
+pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let out = output(std::process::Command::new(persist_bin()).args(args), stdin);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
