@@ -114,15 +114,18 @@ pub struct KeepOut {
     pub source: String,
 }
 
-/// Catalog entries, highest precedence first. Cheap to clone.
+/// Catalog entries, highest precedence first. Cheap to clone. The built-in
+/// catalog is parsed on first use, so runs that need no detection (`--path`)
+/// do not pay for it.
 #[derive(Clone)]
 pub struct Catalog {
-    entries: Arc<Vec<Entry>>,
+    /// `None`: the built-in catalog, not read yet.
+    entries: Option<Arc<Vec<Entry>>>,
 }
 
 impl fmt::Debug for Catalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Catalog({} images)", self.entries.len())
+        write!(f, "Catalog({} images)", self.list().len())
     }
 }
 
@@ -141,16 +144,23 @@ pub struct Hit<'a> {
 }
 
 impl Catalog {
-    /// The built-in catalog (parsed once; its tests keep it valid).
+    /// The built-in catalog (read once, when first used; its tests keep it valid).
     pub fn embedded() -> Catalog {
-        static EMBEDDED_CATALOG: OnceLock<Catalog> = OnceLock::new();
-        EMBEDDED_CATALOG
-            .get_or_init(|| Catalog::parse(EMBEDDED, EMBEDDED_NAME).expect("the built-in catalog is valid"))
-            .clone()
+        Catalog { entries: None }
+    }
+
+    fn list(&self) -> &Arc<Vec<Entry>> {
+        static EMBEDDED_ENTRIES: OnceLock<Arc<Vec<Entry>>> = OnceLock::new();
+        match &self.entries {
+            Some(e) => e,
+            None => EMBEDDED_ENTRIES.get_or_init(|| {
+                Catalog::parse(EMBEDDED, EMBEDDED_NAME).expect("the built-in catalog is valid").list().clone()
+            }),
+        }
     }
 
     pub fn empty() -> Catalog {
-        Catalog { entries: Arc::new(Vec::new()) }
+        Catalog { entries: Some(Arc::new(Vec::new())) }
     }
 
     /// Read one catalog file. `name` is used in messages.
@@ -174,15 +184,16 @@ impl Catalog {
             seen.push(&e.id);
         }
         let entries = file.images.into_iter().map(|e| Entry { origin: name.to_string(), ..e }).collect::<Vec<_>>();
-        Ok(Catalog { entries: Arc::new(entries) })
+        Ok(Catalog { entries: Some(Arc::new(entries)) })
     }
 
     /// This catalog with the entries of another file on top: they win over
     /// equally specific patterns, and replace entries with the same id.
     pub fn with(self, top: Catalog) -> Catalog {
-        let mut entries: Vec<Entry> = top.entries.to_vec();
-        entries.extend(self.entries.iter().filter(|e| !top.entries.iter().any(|t| t.id == e.id)).cloned());
-        Catalog { entries: Arc::new(entries) }
+        let (mine, top) = (self.list(), top.list());
+        let mut entries: Vec<Entry> = top.to_vec();
+        entries.extend(mine.iter().filter(|e| !top.iter().any(|t| t.id == e.id)).cloned());
+        Catalog { entries: Some(Arc::new(entries)) }
     }
 
     /// Parse `text` and put it on top of this catalog.
@@ -191,22 +202,22 @@ impl Catalog {
     }
 
     pub fn entries(&self) -> &[Entry] {
-        &self.entries
+        self.list()
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.list().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.list().is_empty()
     }
 
     /// The entry for an image reference, if any.
     pub fn lookup(&self, image: &str) -> Option<Hit<'_>> {
         let repo = repository(image)?;
         let mut best: Option<(usize, Hit)> = None;
-        for entry in self.entries.iter() {
+        for entry in self.list().iter() {
             for pattern in &entry.patterns {
                 if !pattern_matches(pattern, &repo) {
                     continue;
