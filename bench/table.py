@@ -32,7 +32,9 @@ for size, nbytes in sizes:
         ratio = f"{rss * 1024 / nbytes:.2f}" if rss else "-"
         vs_cat = f"{secs / cat[0]:.1f}" if cat and tool != "cat" else ""
         vs_kz = f"{kz[0] / secs:.0f}" if kz and tool.startswith("persist") else ""
-        print(f"| {mb(nbytes):.1f} MB | {name} | {secs * 1000:.1f} ms | {mb(nbytes) / secs:.0f} | {rss_s} | {ratio} | {vs_cat} | {vs_kz} |")
+        rate = mb(nbytes) / secs
+        rate_s = f"{rate:.0f}" if rate >= 10 else f"{rate:.2f}"
+        print(f"| {mb(nbytes):.1f} MB | {name} | {secs * 1000:.1f} ms | {rate_s} | {rss_s} | {ratio} | {vs_cat} | {vs_kz} |")
 print()
 start = [(k, v) for k, v in res.items() if k.startswith("startup")]
 if start:
