@@ -194,8 +194,25 @@ static PARTIAL: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex:
 
 /// Write to a temporary file beside `path` and rename it into place, so the
 /// file is either the old one or the whole new output. An interrupt removes
-/// the temporary file.
+/// the temporary file. A symlink is followed (the file it points at is
+/// replaced, not the link), an existing file keeps its permissions, and
+/// something that is not a regular file (`/dev/null`, a FIFO) is written in
+/// place: renaming over it would replace the device itself.
 fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+        return write(&mut f).and_then(|_| f.flush()).with_context(|| format!("{}: cannot write", path.display()));
+    }
+    let resolved = if existing.is_some() {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    } else {
+        path.to_path_buf()
+    };
+    let path = resolved.as_path();
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // Ctrl-C (or SIGTERM) while writing: remove the partial file, exit 130.
     // The handler is in place before the file exists, so no interrupt can
@@ -212,6 +229,11 @@ fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result
         .tempfile_in(dir)
         .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
     set_partial(Some(tmp.path().to_path_buf()));
+    // The temporary file is private (0600); the output gets the old file's
+    // permissions, or the usual 0644 for a new one.
+    if let Some(perms) = existing.map(|m| m.permissions()).or_else(new_file_permissions) {
+        let _ = std::fs::set_permissions(tmp.path(), perms);
+    }
     let mut f = tmp.as_file();
     let written = write(&mut f).and_then(|_| f.sync_all()).with_context(|| format!("{}: cannot write", path.display()));
     let placed = written.and_then(|_| {
@@ -221,6 +243,17 @@ fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result
     });
     set_partial(None);
     placed.map(|_| ())
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
 }
 
 fn set_partial(p: Option<std::path::PathBuf>) {

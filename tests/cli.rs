@@ -219,3 +219,36 @@ fn a_terminal_on_stdin_gets_a_usage_hint() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("no input: pipe manifests in") && text.contains("-f FILE"), "{text}");
 }
+
+/// `--output-file` replaces a regular file atomically, but never the device,
+/// FIFO or symlink it is given: renaming over `/dev/null` would replace the
+/// device itself.
+#[test]
+fn output_file_writes_through_symlinks_and_into_fifos() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(&target, "old\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("link.yaml");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (code, _, err) = run(&["--path", "/data", "--output-file", link.to_str().unwrap()], DEPLOY.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert!(std::fs::read_to_string(&target).unwrap().contains("kind: StatefulSet"));
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o640, "permissions kept");
+
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    if !common::require(made, "mkfifo") {
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let (code, _, err) = run(&["--path", "/data", "--output-file", fifo.to_str().unwrap()], DEPLOY.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(reader.join().unwrap().contains("kind: StatefulSet"));
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still a FIFO");
+}
