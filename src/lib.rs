@@ -242,7 +242,10 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
                 let ns = opts.namespace.as_deref().map(|n| format!(" in namespace {n}")).unwrap_or_default();
                 return Err(Error::Request(format!("{t} not found in the input{ns}")));
             }
-            out.extend(found.into_iter().map(|i| (i, true)));
+            // A workload named twice (deploy/web deployment/web) is rewritten once.
+            out.extend(
+                found.into_iter().filter(|i| !out.iter().any(|(o, _)| o == i)).map(|i| (i, true)).collect::<Vec<_>>(),
+            );
         }
         return Ok(out);
     }
@@ -420,8 +423,9 @@ fn rewrite_workload(
         default_size: &opts.default_size,
     };
     let at_obj = at(s, Some(obj));
-    let obj = s.obj_mut(info.id).expect("parsed");
-    let done = persist::rewrite(obj, kind, &plan, &env).map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;
+    let (before, obj) = s.obj_pair(info.id).expect("parsed");
+    let done =
+        persist::rewrite(obj, before, kind, &plan, &env).map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;
     for c in &done.changes {
         notes.push(Note::Explain(format!("{label}: {}", c.0)));
     }

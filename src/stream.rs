@@ -235,6 +235,20 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// The object as the input had it, beside its tree for editing: the
+    /// rules' final check compares the two without a copy of its own.
+    pub fn obj_pair(&mut self, id: ObjId) -> Option<(&Node, &mut Node)> {
+        let ds = &mut self.docs[id.doc];
+        if ds.edited.is_none() {
+            ds.edited = ds.tree.clone();
+        }
+        let (orig, edited) = (ds.tree.as_ref()?, ds.edited.as_mut()?);
+        match id.item {
+            None => Some((orig, edited)),
+            Some(i) => Some((orig.get("items")?.items().nth(i)?, edited.get_mut("items")?.items_mut().nth(i)?)),
+        }
+    }
+
     /// The object's tree for editing (the document is cloned on first use).
     pub fn obj_mut(&mut self, id: ObjId) -> Option<&mut Node> {
         let ds = &mut self.docs[id.doc];

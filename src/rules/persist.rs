@@ -39,8 +39,9 @@ fn pairs(n: Option<&Node>) -> Vec<(String, String)> {
     n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect()).unwrap_or_default()
 }
 
-pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Result<Rewritten, String> {
-    let before = obj.clone();
+/// Rewrite `obj` (a workload) by `plan`. `before` is the object as the input
+/// had it: the final check compares the two.
+pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Result<Rewritten, String> {
     let kind_s = kind.as_str();
     let pod = pod_spec(obj, kind_s).ok_or("the workload has no pod template (spec.template.spec)")?;
     let templates: Vec<String> = obj
@@ -84,7 +85,7 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
         if kind == WorkloadKind::Deployment {
             out.warnings.extend(strategy::shared_rwo_warning(obj, env.name, env.claim_modes));
         }
-        verify::verify(&before, kind_s, obj, kind_s)?;
+        verify::verify(before, kind_s, obj, kind_s)?;
         return Ok(out);
     }
 
@@ -214,7 +215,7 @@ pub fn rewrite(obj: &mut Node, kind: WorkloadKind, plan: &Plan, env: &Env) -> Re
         }
     }
     let after_kind = if out.converted { "StatefulSet" } else { kind_s };
-    verify::verify(&before, kind_s, obj, after_kind)
+    verify::verify(before, kind_s, obj, after_kind)
         .map_err(|e| format!("internal check failed, nothing written: {e}"))?;
     Ok(out)
 }
@@ -252,8 +253,9 @@ mod tests {
             annotations: vec![],
             default_size: "1Gi",
         };
-        let mut obj = deployment(replicas);
-        rewrite(&mut obj, WorkloadKind::Deployment, &plan, &env)
+        let before = deployment(replicas);
+        let mut obj = before.clone();
+        rewrite(&mut obj, &before, WorkloadKind::Deployment, &plan, &env)
     }
 
     #[test]
