@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(yaml.as_bytes(), data, "nothing changed, yet the output differs from the input");
         }
         let _ = emit::json(&out, &opts.limits);
-        let _ = emit::diff(&out, &["fuzz.yaml".to_string()]);
+        let names = ["fuzz.yaml".to_string()];
+        let _ = emit::diff(&out, &names);
+        let _ = emit::patch(&out, &opts.limits, &names);
     }
 });
