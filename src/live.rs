@@ -240,7 +240,8 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
         // A run that was interrupted left the count in the annotation.
         let remembered = live["metadata"]["annotations"][REPLICAS_ANNOTATION].as_str().and_then(|s| s.parse().ok());
         let replicas = remembered.unwrap_or_else(|| replicas_of(&live));
-        plan.summary.push(format!("{dkey} → {skey} ({replicas} replicas)"));
+        let pods = if replicas == 1 { "1 replica".to_string() } else { format!("{replicas} replicas") };
+        plan.summary.push(format!("{dkey} → {skey} ({pods})"));
         if remembered.is_none() {
             let mut annotated = live.clone();
             annotated["metadata"]["annotations"][REPLICAS_ANNOTATION] = json!(replicas.to_string());

@@ -283,7 +283,9 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
             bail!("{}", lines.join("\n  "));
         }
     }
-    say(&format!("done: {}", plan.summary.first().cloned().unwrap_or_default()));
+    // The line that says what became what, else the first.
+    let what = plan.summary.iter().find(|l| l.contains('→')).or(plan.summary.first());
+    say(&format!("done: {}", what.cloned().unwrap_or_default()));
     Ok(())
 }
 
