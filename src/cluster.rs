@@ -33,6 +33,9 @@ fn resource(kind: &str) -> Result<(ApiResource, bool)> {
         "PersistentVolumeClaim" => ("", "v1", "persistentvolumeclaims", true),
         "Pod" => ("", "v1", "pods", true),
         "HorizontalPodAutoscaler" => ("autoscaling", "v2", "horizontalpodautoscalers", true),
+        // Custom resources: read where their API is installed (see `snapshot`).
+        "VerticalPodAutoscaler" => ("autoscaling.k8s.io", "v1", "verticalpodautoscalers", true),
+        "ScaledObject" => ("keda.sh", "v1alpha1", "scaledobjects", true),
         "StorageClass" => ("storage.k8s.io", "v1", "storageclasses", false),
         other => bail!("kubectl-persist does not write {other} objects"),
     };
@@ -112,16 +115,36 @@ impl Cluster {
     }
 
     pub async fn list(&self, kind: &str, ns: Option<&str>, selector: Option<&str>) -> Result<Vec<Value>> {
+        let what =
+            format!("{}s{}", kind.to_ascii_lowercase(), ns.map(|n| format!(" in namespace {n}")).unwrap_or_default());
+        self.list_raw(kind, ns, selector).await?.map_err(|e| explain(e, "list", &what))
+    }
+
+    /// Like `list`, but a kind whose API the cluster does not serve (404) has no objects.
+    async fn list_if_installed(&self, kind: &str, ns: &str) -> Result<Vec<Value>> {
+        match self.list_raw(kind, Some(ns), None).await? {
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
+            r => r.map_err(|e| explain(e, "list", &format!("{}s in namespace {ns}", kind.to_ascii_lowercase()))),
+        }
+    }
+
+    async fn list_raw(
+        &self,
+        kind: &str,
+        ns: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<std::result::Result<Vec<Value>, kube::Error>> {
         let mut lp = ListParams::default();
         if let Some(s) = selector {
             lp = lp.labels(s);
         }
-        let what =
-            format!("{}s{}", kind.to_ascii_lowercase(), ns.map(|n| format!(" in namespace {n}")).unwrap_or_default());
         let (ar, _) = resource(kind)?;
-        let list = self.api(kind, ns)?.list(&lp).await.map_err(|e| explain(e, "list", &what))?;
+        let list = match self.api(kind, ns)?.list(&lp).await {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
         // Items of a list carry no apiVersion and kind: put them back.
-        Ok(list
+        Ok(Ok(list
             .items
             .into_iter()
             .map(|o| {
@@ -130,7 +153,7 @@ impl Cluster {
                 v["kind"] = json!(kind);
                 v
             })
-            .collect())
+            .collect()))
     }
 
     /// The live state a run needs in one namespace: the targets (a Deployment
@@ -184,6 +207,12 @@ impl Cluster {
         }
         for kind in ["Service", "PersistentVolumeClaim", "HorizontalPodAutoscaler"] {
             objects.extend(self.list(kind, Some(ns), None).await?);
+        }
+        // VPA and KEDA are add-ons: a cluster without their API has none of
+        // them (404). Any other failure stops the run, so a switch never
+        // leaves an autoscaler pointing at a Deployment that is gone.
+        for kind in ["VerticalPodAutoscaler", "ScaledObject"] {
+            objects.extend(self.list_if_installed(kind, ns).await?);
         }
         let snapshot = Snapshot { objects: objects.iter().map(to_manifest).collect() };
         Ok((snapshot, found))

@@ -532,7 +532,14 @@ mod tests {
                 "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
                 list("HorizontalPodAutoscaler", vec![]),
             ),
+            not_installed("/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers"),
+            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![])),
         ]
+    }
+
+    /// The answer of a cluster that does not serve an add-on's API.
+    fn not_installed(path: &str) -> mock::Step {
+        status("GET", path, 404, "the server could not find the requested resource")
     }
 
     fn sts(replicas: i64, ready: i64) -> Value {
@@ -582,17 +589,17 @@ mod tests {
         let (out, seen) = scenario(steps, args(true, DryRun::None)).await;
         out.unwrap();
         let apply = |i: usize| &seen[i].2;
-        assert!(seen[6].1.contains("fieldManager=kubectl-persist"), "{}", seen[6].1);
-        assert_eq!(apply(6)["spec"]["clusterIP"], "None");
+        assert!(seen[8].1.contains("fieldManager=kubectl-persist"), "{}", seen[8].1);
+        assert_eq!(apply(8)["spec"]["clusterIP"], "None");
         assert_eq!(
-            apply(7)[0],
+            apply(9)[0],
             json!({"op": "test", "path": "/metadata/generation", "value": 1}),
             "the annotation patch is guarded"
         );
-        assert_eq!(apply(8)["spec"]["replicas"], 0);
-        assert_eq!(apply(9)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
-        assert_eq!(apply(12)["spec"]["replicas"], 2);
-        assert_eq!(apply(12)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+        assert_eq!(apply(10)["spec"]["replicas"], 0);
+        assert_eq!(apply(11)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
+        assert_eq!(apply(14)["spec"]["replicas"], 2);
+        assert_eq!(apply(14)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
     }
 
     #[tokio::test]
@@ -680,6 +687,8 @@ mod tests {
                 "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
                 list("HorizontalPodAutoscaler", vec![]),
             ),
+            not_installed("/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers"),
+            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![])),
             step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
             step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
@@ -694,7 +703,7 @@ mod tests {
         ]);
         let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
         out.unwrap();
-        assert_eq!(seen[10].2["spec"]["replicas"], 2, "the remembered replicas are restored on the StatefulSet");
+        assert_eq!(seen[12].2["spec"]["replicas"], 2, "the remembered replicas are restored on the StatefulSet");
     }
 
     #[tokio::test]
@@ -713,7 +722,70 @@ mod tests {
         let (out, seen) = scenario(steps, args(true, DryRun::Server)).await;
         let out = out.unwrap();
         assert!(out.contains("kind: StatefulSet"), "{out}");
-        assert!(seen.iter().skip(5).all(|(_, p, _)| p.contains("dryRun=All")));
+        assert!(seen.iter().skip(7).all(|(_, p, _)| p.contains("dryRun=All")));
+    }
+
+    #[tokio::test]
+    async fn autoscalers_follow_the_switch() {
+        let target = |kind: Option<&str>| match kind {
+            Some(k) => json!({"apiVersion": "apps/v1", "kind": k, "name": "web"}),
+            None => json!({"name": "web"}),
+        };
+        let meta = |name: &str| json!({"name": name, "namespace": "demo", "generation": 1});
+        let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta("web"),
+                         "spec": {"scaleTargetRef": target(Some("Deployment")), "maxReplicas": 3}});
+        let vpa = json!({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": meta("web"),
+                         "spec": {"targetRef": target(Some("Deployment"))}});
+        // KEDA: a ScaledObject without a kind targets a Deployment.
+        let keda = json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": meta("web"),
+                          "spec": {"scaleTargetRef": target(None)}});
+        // Another app's VPA stays as it is.
+        let mut other = vpa.clone();
+        other["metadata"]["name"] = json!("api");
+        other["spec"]["targetRef"]["name"] = json!("api");
+        let steps = vec![
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", deployment(1)),
+            status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
+            step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
+            step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
+            step(
+                "GET",
+                "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
+                list("HorizontalPodAutoscaler", vec![hpa]),
+            ),
+            step(
+                "GET",
+                "/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers",
+                list("VerticalPodAutoscaler", vec![vpa, other]),
+            ),
+            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![keda])),
+            step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
+            step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(1)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", json!({"kind": "Scale"})),
+            step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", vec![])),
+            step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(1, 1)),
+            step("PATCH", "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers/web?", json!({})),
+            step("PATCH", "/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers/web?", json!({})),
+            step("PATCH", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects/web?", json!({})),
+            step(
+                "DELETE",
+                "/apis/apps/v1/namespaces/demo/deployments/web",
+                json!({"kind": "Status", "status": "Success"}),
+            ),
+        ];
+        let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
+        out.unwrap();
+        for (_, _, body) in &seen[14..17] {
+            let patch = body.as_array().expect("a JSON patch");
+            assert_eq!(patch[0]["op"], "test", "guarded by the generation: {patch:?}");
+            let kinds: Vec<&Value> =
+                patch.iter().filter(|op| op["path"].as_str().unwrap().ends_with("/kind")).collect();
+            assert_eq!(kinds.len(), 1, "{patch:?}");
+            assert_eq!(kinds[0]["value"], "StatefulSet", "{patch:?}");
+        }
+        assert!(seen[16].2.as_array().unwrap().iter().any(|op| op["path"] == "/spec/scaleTargetRef/apiVersion"));
     }
 
     #[tokio::test]
