@@ -119,6 +119,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // rather than a stack overflow.
     let stack = STACK_BASE.saturating_add(cfg.opts.limits.max_depth.saturating_mul(STACK_PER_LEVEL));
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    one_heap();
     let out = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("transform".into())
@@ -170,6 +171,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Write the output to `--output-file` or stdout, once everything succeeded.
+/// glibc gives a second thread its own heap, which it grows a page at a time
+/// with one mprotect call each: about 2,700 calls (4 ms, 13 % of the run) for
+/// a 1 MB Helm render. Only one thread allocates at a time here, so the
+/// worker shares the main heap, which grows in large steps.
+fn one_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets an allocator parameter; it takes no pointers and is
+    // safe to call at any time (glibc takes the arena lock).
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn write_output(path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     match path {
         Some(path) => write_file(path, write),
@@ -269,7 +283,9 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
 }
 
 fn write_stdout_with(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: without this, every slice written from the
+    // input would be its own write call (two per rewritten document).
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     match write(&mut out).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::BrokenPipe.into()),
         r => r.context("cannot write to standard output"),
