@@ -147,7 +147,8 @@ pub struct RunArgs {
     pub recursive: bool,
 
     /// Only Deployments whose labels match, e.g. app=web,tier!=cache.
-    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Selection")]
+    /// (As kubectl, not together with TYPE/NAME.)
+    #[arg(short = 'l', long, value_name = "SELECTOR", conflicts_with = "targets", help_heading = "Selection")]
     pub selector: Option<String>,
 
     /// Every Deployment in the input (what happens anyway without TYPE/NAME or -l).
@@ -296,18 +297,10 @@ impl RunArgs {
         let access_modes = if self.access_modes.is_empty() {
             None
         } else {
-            Some(
-                self.access_modes
-                    .iter()
-                    .map(|m| values::check_access_mode(m.trim()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| u(format!("--access-mode: {e}")))?,
-            )
+            Some(values::check_access_modes(&self.access_modes).map_err(|e| u(format!("--access-mode: {e}")))?)
         };
         if let Some(g) = self.fs_group {
-            if g < 0 {
-                return Err(u(format!("--fs-group: {g} is not a group id")));
-            }
+            values::check_fs_group(g).map_err(|e| u(format!("--fs-group: {e}")))?;
         }
         if self.max_depth == 0 || self.max_alias_nodes == 0 || self.max_doc_bytes == 0 {
             return Err(u("--max-depth, --max-doc-bytes and --max-alias-nodes must be above 0".into()));

@@ -14,7 +14,7 @@ use kube::Client;
 use serde_json::{json, Value};
 
 use kubectl_persist::decide::select::Target;
-use kubectl_persist::live::{to_manifest, Key, Op, Snapshot, FIELD_MANAGER};
+use kubectl_persist::live::{Key, Op, Snapshot, FIELD_MANAGER};
 
 pub struct Cluster {
     client: Client,
@@ -74,8 +74,9 @@ impl Cluster {
         let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
         let mut config = match kubeconfig {
             Some(p) => {
-                let kc =
-                    Kubeconfig::read_from(p).with_context(|| format!("{}: cannot read the kubeconfig", p.display()))?;
+                // kube's message already carries its cause: print it once.
+                let kc = Kubeconfig::read_from(p)
+                    .map_err(|e| anyhow!("{}: cannot read the kubeconfig: {e}", p.display()))?;
                 kube::Config::from_custom_kubeconfig(kc, &options).await.context("cannot use the kubeconfig")?
             }
             None if context.is_some() => {
@@ -214,7 +215,7 @@ impl Cluster {
         for kind in ["VerticalPodAutoscaler", "ScaledObject"] {
             objects.extend(self.list_if_installed(kind, ns).await?);
         }
-        let snapshot = Snapshot { objects: objects.iter().map(to_manifest).collect() };
+        let snapshot = Snapshot::of(&objects);
         Ok((snapshot, found))
     }
 

@@ -87,7 +87,7 @@ impl Joiner {
     /// The separator to write before document `i`.
     fn before(&self, out: &Outcome, i: usize) -> &'static str {
         let d = &out.docs[i];
-        let Some(prev) = i.checked_sub(1).map(|p| &out.docs[p]) else { return "" };
+        let Some(prev) = i.checked_sub(1).map(|p| &out.docs[p]) else { return json_first(out) };
         let starts_sep = starts_with_separator(&d.text);
         if prev.input != d.input && !starts_sep {
             match (self.wrote_any, self.ends_nl) {
@@ -108,6 +108,20 @@ impl Joiner {
             self.ends_nl = t.ends_with('\n');
         }
         self
+    }
+}
+
+/// kubectl reads a stream that starts with `{` or `[` as JSON and then
+/// stops at the first `---`: when this run made such a stream hold more than
+/// one document, it starts with `---`, which makes kubectl read it as YAML
+/// (of which JSON documents are part).
+fn json_first(out: &Outcome) -> &'static str {
+    let first = out.docs.first().map(|d| d.text.trim_start_matches('\u{feff}').trim_start());
+    let json = first.is_some_and(|t| t.starts_with(['{', '[']));
+    if json && out.docs.len() > 1 && out.docs.iter().any(|d| d.changed()) {
+        "---\n"
+    } else {
+        ""
     }
 }
 
@@ -433,9 +447,11 @@ mod patch_tests {
     use super::*;
     use crate::{transform, Input, Options};
 
+    /// The patch of a run; a dotted name (which no StatefulSet may have) in pvc mode.
     fn patch_of(yaml: &str) -> String {
         let inputs = vec![Input { name: "in.yaml".into(), bytes: yaml.as_bytes().to_vec() }];
-        let opts = Options { paths: vec![(None, "/data".into())], ..Options::default() };
+        let mode = yaml.contains("web.v2").then_some(crate::Mode::Pvc);
+        let opts = Options { paths: vec![(None, "/data".into())], mode, ..Options::default() };
         let out = transform(&inputs, &opts).unwrap();
         patch(&out, &opts.limits, &["in.yaml".into()]).unwrap()
     }
@@ -450,7 +466,7 @@ mod patch_tests {
 
     #[test]
     fn list_entries_are_pinned_by_name_and_old_values_by_value() {
-        let p = patch_of(DEPLOY);
+        let p = patch_of(&DEPLOY.replace("web.v2", "web"));
         // The data volume (second entry) leaves the volumes: its name and value are tested first.
         assert!(
             p.contains(r#"{"op":"test","path":"/spec/template/spec/volumes/1","value":{"name":"data","emptyDir":{}}}"#),

@@ -151,7 +151,7 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
     let mut notes = Vec::new();
     let selected = select(&s, opts, &mut notes)?;
     let mut converted: HashSet<(Option<String>, String)> = HashSet::new();
-    let around = Around::index(&s, opts);
+    let mut around = Around::index(&s, opts);
     let rewritten: HashSet<usize> = selected.iter().map(|(i, _)| *i).collect();
     // A document whose last edit this is can be rendered at once, and its
     // parsed tree freed: nothing after the rewrites edits a workload's own
@@ -162,7 +162,7 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
     }
     let settle_early = opts.live_statefulsets.is_empty();
     for (idx, explicit) in selected {
-        rewrite_workload(&mut s, &around, idx, explicit, opts, &mut notes, &mut converted)?;
+        rewrite_workload(&mut s, &mut around, idx, explicit, opts, &mut notes, &mut converted)?;
         let id = s.objects[idx].id;
         let left = edits_left.get_mut(&id.doc).expect("counted");
         *left -= 1;
@@ -295,16 +295,44 @@ struct Around {
     headless: HashMap<(Option<String>, String, String), Vec<Headless>>,
     /// Access modes of the claims the stream defines, by (namespace, name).
     claims: HashMap<(Option<String>, String), Vec<String>>,
+    /// Every Service name, by namespace: a new headless Service must not take one.
+    services: HashSet<(Option<String>, String)>,
+    /// StatefulSet claim names are `<template>-<statefulset>-<n>`: the
+    /// `<template>-<statefulset>` of each template, with what owns it. Two
+    /// owners of one would share their claims, and so their data.
+    stems: HashMap<(Option<String>, String), String>,
+    /// Standalone claims this run adds (`--mode pvc`), with their workload.
+    made_claims: HashMap<(Option<String>, String), String>,
+    /// StatefulSet names, by namespace: a Deployment cannot become one of them.
+    statefulsets: HashSet<(Option<String>, String)>,
+}
+
+fn template_owner(template: &str, statefulset: &str) -> String {
+    format!("claim template {template} of statefulset/{statefulset}")
 }
 
 impl Around {
     fn index(s: &Stream, opts: &Options) -> Around {
-        let mut around = Around { headless: HashMap::new(), claims: HashMap::new() };
+        let mut around = Around {
+            headless: HashMap::new(),
+            claims: HashMap::new(),
+            services: HashSet::new(),
+            stems: HashMap::new(),
+            made_claims: HashMap::new(),
+            statefulsets: HashSet::new(),
+        };
         for (i, o) in s.objects.iter().enumerate() {
             let ns = o.effective_ns(opts.namespace.as_deref()).map(str::to_string);
             let Some(obj) = s.obj(o.id) else { continue };
             match o.kind.as_str() {
+                "StatefulSet" => {
+                    around.statefulsets.insert((ns.clone(), o.name.clone()));
+                    for t in template_names(obj) {
+                        around.stems.insert((ns.clone(), format!("{t}-{}", o.name)), template_owner(&t, &o.name));
+                    }
+                }
                 "Service" => {
+                    around.services.insert((ns.clone(), o.name.clone()));
                     if let Some(sel) = rules::headless::headless_selector(obj) {
                         let (k, v) = sel[0].clone();
                         around.headless.entry((ns, k, v)).or_default().push((i, o.name.clone(), sel));
@@ -325,6 +353,82 @@ impl Around {
 
     /// The first headless Service (in stream order) whose selector the pod
     /// labels satisfy.
+    /// Register the names a workload's rewrite made; a name another object
+    /// has already is an error, since sharing it would share data (claims) or
+    /// replace an object (Services).
+    fn register(
+        &mut self,
+        ns: &Option<String>,
+        sts: Option<(&str, Vec<String>)>,
+        converted: bool,
+        new: &[Node],
+        label: &str,
+    ) -> Result<(), String> {
+        if let Some((name, templates)) = sts {
+            // The API server takes these names for a Deployment but not for a
+            // StatefulSet, whose pods get `<name>-<hash>` revision labels (63 at most).
+            if converted && (!decide::values::is_dns_label(name) || name.len() > 52) {
+                return Err(format!(
+                    "{name:?} cannot be a StatefulSet's name: that must be a DNS label (lowercase letters, digits \
+                     and '-', no dots) of at most 52 characters. Use --mode pvc, which keeps the Deployment"
+                ));
+            }
+            if converted && !self.statefulsets.insert((ns.clone(), name.to_string())) {
+                return Err(format!(
+                    "a StatefulSet named {name} is already in the input: the Deployment cannot become a \
+                     StatefulSet of a name that is taken. Rename one of them, or use --mode pvc"
+                ));
+            }
+            for t in templates {
+                let stem = format!("{t}-{name}");
+                let me = template_owner(&t, name);
+                match self.stems.get(&(ns.clone(), stem.clone())) {
+                    Some(other) if *other != me => {
+                        return Err(format!(
+                            "the claims of {me} ({stem}-0, {stem}-1, ...) would be those of {other}: two workloads \
+                             would share their data. Give one of the volumes another name (a config rule's claimName)"
+                        ))
+                    }
+                    _ => self.stems.insert((ns.clone(), stem), me),
+                };
+            }
+        }
+        for o in new {
+            let name = o.str_at(&["metadata", "name"]).unwrap_or_default().to_string();
+            let key = (ns.clone(), name.clone());
+            match o.str_at(&["kind"]) {
+                Some("PersistentVolumeClaim") => {
+                    if let Some(other) = self.made_claims.get(&key) {
+                        return Err(format!(
+                            "the claim {name} would be made for {label} and for {other}: two workloads would share \
+                             their data. Give one of the volumes another name (a config rule's claimName)"
+                        ));
+                    }
+                    self.made_claims.insert(key, label.to_string());
+                }
+                Some("Service") => {
+                    if !name.starts_with(|c: char| c.is_ascii_lowercase()) || !decide::values::is_dns_label(&name) {
+                        return Err(format!(
+                            "the headless Service the StatefulSet needs would be named {name:?}, which is not a \
+                             valid Service name (a DNS label that starts with a letter). Add a headless Service \
+                             (clusterIP: None) that selects the pods, and it is used instead"
+                        ));
+                    }
+                    if self.services.contains(&key) {
+                        return Err(format!(
+                            "the headless Service {name} that the StatefulSet needs would replace the Service of \
+                             that name in the input. Add a headless Service (clusterIP: None) that selects the pods, \
+                             and it is used instead"
+                        ));
+                    }
+                    self.services.insert(key);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn headless_for(&self, ns: Option<&str>, pod_labels: &[(String, String)]) -> Option<String> {
         pod_labels
             .iter()
@@ -361,7 +465,7 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
 
 fn rewrite_workload(
     s: &mut Stream,
-    around: &Around,
+    around: &mut Around,
     idx: usize,
     explicit: bool,
     opts: &Options,
@@ -424,8 +528,12 @@ fn rewrite_workload(
     };
     let at_obj = at(s, Some(obj));
     let (before, obj) = s.obj_pair(info.id).expect("parsed");
-    let done =
-        persist::rewrite(obj, before, kind, &plan, &env).map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;
+    let done = persist::rewrite(obj, before, kind, &plan, &env)
+        .map_err(|msg| Error::Rewrite { at: Box::new(at_obj.clone()), msg })?;
+    let templates = (obj.str_at(&["kind"]) == Some("StatefulSet")).then(|| (info.name.as_str(), template_names(obj)));
+    around
+        .register(&ns, templates, done.converted, &done.new_objects, &label)
+        .map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;
     for c in &done.changes {
         notes.push(Note::Explain(format!("{label}: {}", c.0)));
     }
@@ -437,6 +545,17 @@ fn rewrite_workload(
     }
     if done.converted {
         converted.insert((ns, info.name.clone()));
+        // A typed list (DeploymentList) cannot hold a StatefulSet: it becomes a v1 List.
+        if info.id.item.is_some() {
+            let root = s.obj_mut(stream::ObjId { doc: info.id.doc, item: None }).expect("parsed");
+            if let Some(k) = root.get_mut("kind").filter(|k| k.as_str() != Some("List")) {
+                k.set_str("List");
+                if let Some(v) = root.get_mut("apiVersion") {
+                    v.set_str("v1");
+                }
+                notes.push(Note::Explain(format!("{label}: its list becomes a v1 List")));
+            }
+        }
     }
     s.docs[info.id.doc].added.extend(done.new_objects);
     Ok(())
@@ -527,14 +646,20 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
             (None, Some(t), false) => DocStyle::detect(ds.doc.text, t),
             _ => DocStyle::default(),
         };
+        let tree = ds.edited.or(ds.tree);
+        // The head scan reads YAML block style; a JSON document (as live
+        // objects are) is labelled from its tree.
+        let label = stream::object_label(&ds.doc.head)
+            .or_else(|| tree.as_ref().and_then(|t| Some(format!("{} {}", t.str_at(&["kind"])?, tree_name(t)))))
+            .unwrap_or_default();
         docs.push(OutDoc {
             input: ds.input,
             number: ds.number,
             original: ds.doc.text,
             text,
-            tree: ds.edited.or(ds.tree),
+            tree,
             added: false,
-            label: stream::object_label(&ds.doc.head).unwrap_or_default(),
+            label,
         });
         let source = ds.doc.head.source;
         for (k, obj) in ds.added.into_iter().enumerate() {
@@ -551,9 +676,7 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
             }
             t.push_str(&fresh_document(&obj, &style));
             t.push_str(style.nl);
-            let kind = obj.str_at(&["kind"]).unwrap_or_default();
-            let name = obj.str_at(&["metadata", "name"]).unwrap_or_default();
-            let label = format!("{kind} {name}");
+            let label = format!("{} {}", obj.str_at(&["kind"]).unwrap_or_default(), tree_name(&obj));
             docs.push(OutDoc {
                 input: ds.input,
                 number: ds.number,
@@ -569,6 +692,22 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
 }
 
 /// An anchor whose content changed while aliases still refer to it.
+/// The names of a StatefulSet's volumeClaimTemplates.
+fn template_names(obj: &Node) -> Vec<String> {
+    obj.path(&["spec", "volumeClaimTemplates"])
+        .map(|t| t.items().filter_map(|t| t.str_at(&["metadata", "name"]).map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// `namespace/name`, or `name` without a namespace.
+fn tree_name(t: &Node) -> String {
+    let name = t.str_at(&["metadata", "name"]).unwrap_or_default();
+    match t.str_at(&["metadata", "namespace"]) {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
 fn changed_anchor(orig: &Node, new: &Node) -> Option<String> {
     fn walk<'n>(n: &'n Node, aliases: &mut Vec<&'n str>, anchors: &mut Vec<(&'n str, &'n Node)>) {
         if let Some(a) = &n.anchor {

@@ -76,10 +76,21 @@ pub fn to_manifest(live: &Value) -> (Value, Option<i64>) {
     (v, rv)
 }
 
-/// The live manifests as one stream for the transformer.
+/// The live manifests as one stream for the transformer. A StatefulSet
+/// beside the Deployment of its name (a switch half done) is left out: the
+/// transformer makes the Deployment's StatefulSet, and [`plan`] compares it
+/// with the live one.
 pub fn input(manifests: &[Value]) -> Input {
     let mut text = String::new();
-    for m in manifests {
+    let half_done = |m: &Value| {
+        m["kind"] == "StatefulSet"
+            && manifests.iter().any(|d| {
+                d["kind"] == "Deployment"
+                    && Key::of(d).name == Key::of(m).name
+                    && Key::of(d).namespace == Key::of(m).namespace
+            })
+    };
+    for m in manifests.iter().filter(|m| !half_done(m)) {
         text.push_str("---\n");
         text.push_str(&serde_json::to_string_pretty(m).expect("JSON values serialise"));
         text.push('\n');
@@ -109,6 +120,24 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the step changes the cluster (waits do not).
+    pub fn writes(&self) -> bool {
+        !matches!(self, Op::WaitPodsGone { .. } | Op::WaitReady { .. } | Op::WaitRollout { .. })
+    }
+
+    /// The object the step acts on.
+    pub fn key(&self) -> Key {
+        match self {
+            Op::Apply { obj } => Key::of(obj),
+            Op::Patch { key, .. }
+            | Op::Scale { key, .. }
+            | Op::WaitPodsGone { key, .. }
+            | Op::WaitReady { key, .. }
+            | Op::WaitRollout { key }
+            | Op::Delete { key } => key.clone(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Op::Apply { obj } => format!("apply {}", Key::of(obj)),
@@ -117,7 +146,10 @@ impl Op {
             Op::WaitPodsGone { key, .. } => format!("wait until the pods of {key} are gone"),
             Op::WaitReady { key, replicas } => format!("wait until {key} has {replicas} ready pods"),
             Op::WaitRollout { key } => format!("wait until {key} has rolled out"),
-            Op::Delete { key } => format!("delete {key} (its claims stay)"),
+            Op::Delete { key } if matches!(key.kind.as_str(), "Deployment" | "StatefulSet") => {
+                format!("delete {key} (its claims stay)")
+            }
+            Op::Delete { key } => format!("delete {key}"),
         }
     }
 }
@@ -132,13 +164,38 @@ pub struct LivePlan {
     pub nothing_to_do: bool,
 }
 
+impl LivePlan {
+    /// Whether the plan switches this Deployment to a StatefulSet.
+    pub fn switches(&self, deployment: &Key) -> bool {
+        self.ops.iter().any(|o| matches!(o, Op::Scale { key, replicas: 0 } if key == deployment))
+    }
+}
+
 /// The live state of one namespace, as manifests plus their generations.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub objects: Vec<(Value, Option<i64>)>,
+    /// Objects this tool has written before (a field manager of theirs is
+    /// `kubectl-persist`): a StatefulSet beside its Deployment is then a
+    /// half-done switch, not someone else's.
+    pub managed: Vec<Key>,
 }
 
 impl Snapshot {
+    /// Read live objects (as the API server returns them).
+    pub fn of(live: &[Value]) -> Snapshot {
+        let managed = live
+            .iter()
+            .filter(|v| {
+                v["metadata"]["managedFields"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|f| f["manager"] == FIELD_MANAGER))
+            })
+            .map(Key::of)
+            .collect();
+        Snapshot { objects: live.iter().map(to_manifest).collect(), managed }
+    }
+
     pub fn find(&self, key: &Key) -> Option<&(Value, Option<i64>)> {
         self.objects.iter().find(|(v, _)| Key::of(v) == *key)
     }
@@ -218,9 +275,8 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
     for o in &new_objects {
         plan.summary.push(format!("create {}", Key::of(o)));
     }
-    let (scalers, others): (Vec<_>, Vec<_>) = patches.into_iter().partition(|(k, _)| {
-        matches!(k.kind.as_str(), "HorizontalPodAutoscaler" | "VerticalPodAutoscaler" | "ScaledObject")
-    });
+    let (scalers, others): (Vec<_>, Vec<_>) =
+        patches.into_iter().partition(|(k, _)| SCALERS.contains(&k.kind.as_str()));
     for o in new_objects.iter().filter(|o| o["kind"] == "PersistentVolumeClaim") {
         plan.ops.push(Op::Apply { obj: o.clone() });
     }
@@ -237,6 +293,14 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
     for (live, rv, desired) in switches {
         let dkey = Key::of(&live);
         let skey = Key::of(&desired);
+        let running = snapshot.find(&skey).map(|(v, _)| replicas_of(v));
+        if running.is_some() && !snapshot.managed.contains(&skey) {
+            return Err(format!(
+                "{skey} already exists in namespace {ns}, and kubectl-persist did not create it: {dkey} cannot become \
+                 a StatefulSet of a name that is taken. Nothing was changed; rename or remove one of them first",
+                ns = skey.namespace
+            ));
+        }
         // A run that was interrupted left the count in the annotation.
         let remembered = live["metadata"]["annotations"][REPLICAS_ANNOTATION].as_str().and_then(|s| s.parse().ok());
         let replicas = remembered.unwrap_or_else(|| replicas_of(&live));
@@ -248,7 +312,11 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
             plan.ops.push(Op::Patch { key: dkey.clone(), patch: guarded_patch(&live, &annotated, rv) });
         }
         let mut first = desired.clone();
-        first["spec"]["replicas"] = json!(0);
+        // The StatefulSet starts with no pods while the Deployment has any.
+        // When a re-run finds the Deployment at 0 already, the StatefulSet of
+        // the first run keeps the pods it has rather than restart them.
+        let keep = if replicas_of(&live) == 0 { running.unwrap_or(0) } else { 0 };
+        first["spec"]["replicas"] = json!(keep);
         if let Some(a) = first["metadata"]["annotations"].as_object_mut() {
             a.remove(REPLICAS_ANNOTATION);
         }
@@ -261,8 +329,13 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
         if wait && replicas > 0 {
             plan.ops.push(Op::WaitReady { key: skey.clone(), replicas });
         }
+        let start = match running {
+            Some(_) if keep > 0 => format!("keep {skey} (from an earlier run) at {keep} replicas"),
+            Some(_) => format!("apply {skey} (from an earlier run) with 0 replicas"),
+            None => format!("create {skey} with 0 replicas"),
+        };
         plan.summary.push(format!(
-            "steps: create {skey} with 0 replicas, scale {dkey} to 0 and wait for its pods to go, scale {skey} to {replicas}{}, delete {dkey}",
+            "steps: {start}, scale {dkey} to 0 and wait for its pods to go, scale {skey} to {replicas}{}, delete {dkey}",
             if wait { " and wait until ready" } else { "" }
         ));
     }
@@ -279,12 +352,25 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
 }
 
 /// What undoes the first `done` operations of `plan` (those that ran).
-/// Created workloads go first and their pods are waited out, so the
-/// Deployment, scaled back next, never shares a claim with them; then other
-/// created objects go. Claims are never deleted, and the remembered-replicas
-/// annotation stays (it is harmless, and a re-run uses it).
+/// Autoscalers point back at the Deployment. The StatefulSets of the switch go
+/// (those this run created, and those of an earlier, interrupted run of this
+/// tool) and their pods are waited out, so the Deployment, scaled back next,
+/// never shares a claim with them; then created Services go. Claims are never
+/// deleted, and the remembered-replicas annotation stays (it is harmless, and
+/// a re-run uses it). Run the steps in order and stop at the first that
+/// fails: a later one may only be safe after it.
 pub fn rollback(plan: &LivePlan, done: usize, snapshot: &Snapshot) -> Vec<Op> {
     let ran = &plan.ops[..done];
+    let mut undo = Vec::new();
+    for op in ran {
+        if let Op::Patch { key, patch } = op {
+            if SCALERS.contains(&key.kind.as_str()) {
+                if let Some(p) = inverse(snapshot, key, patch) {
+                    undo.push(Op::Patch { key: key.clone(), patch: p });
+                }
+            }
+        }
+    }
     let created = |kind: &str| -> Vec<&Value> {
         let mut seen: Vec<Key> = Vec::new();
         ran.iter()
@@ -300,11 +386,16 @@ pub fn rollback(plan: &LivePlan, done: usize, snapshot: &Snapshot) -> Vec<Op> {
             })
             .collect()
     };
-    let mut undo = Vec::new();
-    for sts in created("StatefulSet") {
-        let key = Key::of(sts);
-        undo.push(Op::Delete { key: key.clone() });
-        undo.push(Op::WaitPodsGone { key, selector: selector_string(sts) });
+    let mut gone: Vec<Key> = Vec::new();
+    for op in ran {
+        let Op::Apply { obj } = op else { continue };
+        let key = Key::of(obj);
+        let ours = snapshot.find(&key).is_none() || snapshot.managed.contains(&key);
+        if obj["kind"] == "StatefulSet" && ours && !gone.contains(&key) {
+            undo.push(Op::Delete { key: key.clone() });
+            undo.push(Op::WaitPodsGone { key: key.clone(), selector: selector_string(obj) });
+            gone.push(key);
+        }
     }
     for op in ran {
         if let Op::Scale { key, replicas: 0 } = op {
@@ -326,6 +417,19 @@ pub fn rollback(plan: &LivePlan, done: usize, snapshot: &Snapshot) -> Vec<Op> {
         undo.push(Op::Delete { key: Key::of(svc) });
     }
     undo
+}
+
+const SCALERS: [&str; 3] = ["HorizontalPodAutoscaler", "VerticalPodAutoscaler", "ScaledObject"];
+
+/// The patch that takes an object patched with `patch` back to its snapshot
+/// state (unguarded: its generation moved with the patch).
+fn inverse(snapshot: &Snapshot, key: &Key, patch: &Value) -> Option<Value> {
+    let (before, _) = snapshot.find(key)?;
+    let ops: Vec<Value> = patch.as_array()?.iter().filter(|o| o["op"] != "test").cloned().collect();
+    let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops)).ok()?;
+    let mut after = before.clone();
+    json_patch::patch(&mut after, &ops).ok()?;
+    Some(serde_json::to_value(json_patch::diff(&after, before)).expect("patches serialise"))
 }
 
 /// A JSON value as a new YAML tree (for printing server answers as YAML).
@@ -371,7 +475,7 @@ mod tests {
     }
 
     fn snapshot(objs: &[Value]) -> Snapshot {
-        Snapshot { objects: objs.iter().map(to_manifest).collect() }
+        Snapshot::of(objs)
     }
 
     fn run(snap: &Snapshot, targets: &str, wait: bool) -> LivePlan {
@@ -456,15 +560,79 @@ mod tests {
                 "delete statefulset/web (its claims stay)",
                 "wait until the pods of statefulset/web are gone",
                 "scale deployment/web to 3",
-                "delete service/web-headless (its claims stay)"
+                "delete service/web-headless"
             ]
         );
         // Before anything was scaled, only what was created goes.
         let undo = rollback(&p, 1, &snap);
-        assert_eq!(
-            undo.iter().map(Op::describe).collect::<Vec<_>>(),
-            vec!["delete service/web-headless (its claims stay)"]
-        );
+        assert_eq!(undo.iter().map(Op::describe).collect::<Vec<_>>(), vec!["delete service/web-headless"]);
+    }
+
+    fn statefulset(replicas: i64, ours: bool) -> Value {
+        let manager = if ours { FIELD_MANAGER } else { "helm" };
+        json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "web", "namespace": "demo", "generation": 1,
+                          "managedFields": [{"manager": manager, "operation": "Apply"}]},
+            "spec": {"replicas": replicas, "serviceName": "web-headless", "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+        })
+    }
+
+    fn plan_of(snap: &Snapshot) -> Result<LivePlan, String> {
+        let manifests: Vec<Value> = snap.objects.iter().map(|(v, _)| v.clone()).collect();
+        let opts = Options {
+            targets: vec![crate::decide::select::Target::parse("deployment/web").unwrap()],
+            paths: vec![(None, "/data".into())],
+            ..Options::default()
+        };
+        let inputs = [input(&manifests)];
+        let out = transform(&inputs, &opts).unwrap();
+        plan(snap, &out, true)
+    }
+
+    #[test]
+    fn a_statefulset_of_the_name_that_is_not_ours_stops_the_switch() {
+        let err = plan_of(&Snapshot::of(&[deployment(2), statefulset(1, false)])).unwrap_err();
+        assert!(err.contains("statefulset/web already exists") && err.contains("Nothing was changed"), "{err}");
+    }
+
+    #[test]
+    fn a_resumed_switch_neither_restarts_nor_leaves_two_writers() {
+        let mut d = deployment(0);
+        d["metadata"]["annotations"] = json!({REPLICAS_ANNOTATION: "1"});
+        let snap = Snapshot::of(&[d, statefulset(1, true)]);
+        let p = plan_of(&snap).unwrap();
+        // The Deployment has no pods left: the StatefulSet keeps its pod.
+        let Op::Apply { obj } =
+            p.ops.iter().find(|o| matches!(o, Op::Apply { obj } if obj["kind"] == "StatefulSet")).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(obj["spec"]["replicas"], 1);
+        // A failure while waiting: the StatefulSet of the earlier run goes
+        // before the Deployment scales back.
+        let wait = p.ops.iter().position(|o| matches!(o, Op::WaitReady { .. })).unwrap();
+        let steps: Vec<String> = rollback(&p, wait, &snap).iter().map(Op::describe).collect();
+        let delete = steps.iter().position(|s| s == "delete statefulset/web (its claims stay)").expect("deleted");
+        let scale = steps.iter().position(|s| s == "scale deployment/web to 1").expect("scaled back");
+        assert!(delete < scale, "{steps:?}");
+    }
+
+    #[test]
+    fn a_rollback_points_autoscalers_back() {
+        let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                         "metadata": {"name": "web", "namespace": "demo", "generation": 4},
+                         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}});
+        let snap = Snapshot::of(&[deployment(2), hpa]);
+        let p = plan_of(&snap).unwrap();
+        let last = p.ops.len() - 1;
+        assert!(matches!(&p.ops[last], Op::Delete { key } if key.kind == "Deployment"));
+        let undo = rollback(&p, last, &snap);
+        let Op::Patch { key, patch } = &undo[0] else { panic!("{undo:?}") };
+        assert_eq!(key.kind, "HorizontalPodAutoscaler");
+        assert_eq!(patch, &json!([{"op": "replace", "path": "/spec/scaleTargetRef/kind", "value": "Deployment"}]));
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub struct LiveArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set, help_heading = "Cluster")]
     pub wait: bool,
 
-    /// How long each wait may take (30s, 5m, 1h).
+    /// How long each wait may take (30s, 5m, 1h30m).
     #[arg(long, value_parser = parse_duration, default_value = "5m", help_heading = "Cluster")]
     pub timeout: Duration,
 
@@ -81,16 +81,36 @@ impl Default for LiveArgs {
     }
 }
 
+/// A duration as kubectl reads one (Go's syntax): `30s`, `5m`, `1h30m`,
+/// `1.5s`, `500ms`; a bare number means seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration (examples: 30s, 5m, 1h)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?} is not a duration (examples: 30s, 5m, 1h)")),
-    };
-    Ok(Duration::from_secs(secs))
+    let bad = || format!("{s:?} is not a duration (examples: 30s, 5m, 1h30m, 1.5s)");
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -159,7 +179,18 @@ pub async fn switch(
                 }
             }
             say("server-side dry run: the API server accepted every object; nothing was changed");
+            // An object sent twice (the StatefulSet at 0 replicas, then at its
+            // count) is shown as the server answered last.
+            let mut last: Vec<Value> = Vec::new();
+            for a in answers.into_iter().rev() {
+                if !last.iter().any(|l| Key::of(l) == Key::of(&a)) {
+                    last.push(a);
+                }
+            }
+            last.reverse();
+            let answers = last;
             Ok(match format {
+                Format::Diff => server_diff(&snapshot, &answers),
                 Format::Json => {
                     serde_json::to_string_pretty(
                         &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": answers}),
@@ -176,6 +207,23 @@ pub async fn switch(
             Ok(String::new())
         }
     }
+}
+
+/// A unified diff per object from its live state to the server's dry-run answer.
+fn server_diff(snapshot: &Snapshot, answers: &[Value]) -> String {
+    let mut out = String::new();
+    for a in answers {
+        let key = Key::of(a);
+        let label = format!("{} {}/{}", key.kind, key.namespace, key.name);
+        let before = snapshot.find(&key).map(|(v, _)| live::yaml_stream(std::slice::from_ref(v)));
+        let after = live::yaml_stream(std::slice::from_ref(a));
+        let from = if before.is_some() { format!("a/<cluster>: {label}") } else { "/dev/null".into() };
+        let to = format!("b/<server dry run>: {label}");
+        let before = before.unwrap_or_default();
+        let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+        out.push_str(&diff.unified_diff().context_radius(3).header(&from, &to).to_string());
+    }
+    out
 }
 
 /// The objects that would be applied, in the chosen format.
@@ -258,34 +306,52 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
         if let Err(e) = cluster.execute(op, false, live.force_conflicts, live.timeout, &mut progress).await {
             let undo = live::rollback(plan, i, snapshot);
             let mut lines = vec![format!("step {} of {} failed: {}: {e:#}", i + 1, plan.ops.len(), op.describe())];
-            if undo.is_empty() {
+            let ran = &plan.ops[..i];
+            if !ran.iter().any(Op::writes) {
                 lines.push("nothing had changed yet".into());
             }
-            for u in &undo {
-                match cluster.execute(u, false, true, live.timeout, &mut |_| {}).await {
-                    Ok(_) => lines.push(format!("rolled back: {}", u.describe())),
-                    Err(e2) => lines.push(format!("could not roll back ({}): {e2:#}; do it by hand", u.describe())),
+            for (j, u) in undo.iter().enumerate() {
+                if let Err(e2) = cluster.execute(u, false, true, live.timeout, &mut |_| {}).await {
+                    // The next steps may only be safe after this one (the
+                    // Deployment must not scale up beside StatefulSet pods).
+                    lines.push(format!("could not roll back ({}): {e2:#}", u.describe()));
+                    for rest in &undo[j + 1..] {
+                        lines.push(format!("not done, as it is only safe after that: {}", rest.describe()));
+                    }
+                    lines.push("finish these by hand, in this order, or run the same command again".into());
+                    break;
                 }
+                lines.push(format!("rolled back: {}", u.describe()));
             }
-            let kept: Vec<String> = plan
-                .ops
+            let undone = |o: &Op| undo.iter().any(|u| u.key() == o.key());
+            let kept: Vec<String> = ran
                 .iter()
-                .take(i)
+                .filter(|o| o.writes() && !undone(o))
                 .filter_map(|o| match o {
-                    Op::Apply { obj } if obj["kind"] == "PersistentVolumeClaim" => Some(Key::of(obj).to_string()),
+                    Op::Apply { obj } if obj["kind"] == "PersistentVolumeClaim" => {
+                        Some(format!("{} (claims are never deleted)", Key::of(obj)))
+                    }
+                    Op::Patch { key, .. } if key.kind == "Deployment" && plan.switches(key) => {
+                        Some(format!("{key} keeps the annotation {}", live::REPLICAS_ANNOTATION))
+                    }
+                    Op::Patch { key, .. } => Some(format!("the change to {key}")),
+                    Op::Apply { obj } => Some(Key::of(obj).to_string()),
                     _ => None,
                 })
                 .collect();
             if !kept.is_empty() {
-                lines.push(format!("claims are never deleted; these stay: {}", kept.join(", ")));
+                lines.push(format!("these stay: {}", kept.join(", ")));
             }
             lines.push("run the same command again to retry; it continues from the state the cluster is in".into());
             bail!("{}", lines.join("\n  "));
         }
     }
-    // The line that says what became what, else the first.
-    let what = plan.summary.iter().find(|l| l.contains('→')).or(plan.summary.first());
-    say(&format!("done: {}", what.cloned().unwrap_or_default()));
+    // The lines that say what became what, else the first.
+    let mut what: Vec<&str> = plan.summary.iter().filter(|l| l.contains('→')).map(String::as_str).collect();
+    if what.is_empty() {
+        what.extend(plan.summary.first().map(String::as_str));
+    }
+    say(&format!("done: {}", what.join("; ")));
     Ok(())
 }
 
@@ -312,8 +378,37 @@ fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Ta
             let spec = c.as_ref().map(|c| format!("{c}:{p}")).unwrap_or_else(|| p.clone());
             args.push_str(&format!(" --post-renderer-args=--path --post-renderer-args={spec}"));
         }
+        let mut flag = |name: &str, value: &str| {
+            args.push_str(&format!(" --post-renderer-args=--{name} --post-renderer-args={value}"));
+        };
         if let Some(m) = opts.mode {
-            args.push_str(&format!(" --post-renderer-args=--mode --post-renderer-args={}", m.as_str()));
+            flag("mode", m.as_str());
+        }
+        if let Some(size) = &opts.size {
+            flag("size", size);
+        }
+        if let Some(class) = &opts.storage_class {
+            flag("storage-class", class);
+        }
+        if let Some(modes) = &opts.access_modes {
+            flag("access-mode", &modes.join(","));
+        }
+        if let Some(gid) = opts.fs_group {
+            flag("fs-group", &gid.to_string());
+        }
+        match opts.detect {
+            kubectl_persist::decide::detect::Level::Off => flag("detect", "off"),
+            kubectl_persist::decide::detect::Level::All => flag("detect", "all"),
+            kubectl_persist::decide::detect::Level::Safe => {}
+        }
+        if opts.config.is_some() {
+            flag("config", "YOUR-CONFIG-FILE");
+        }
+        // --cluster keeps the live StatefulSet's immutable fields whatever the
+        // next chart version renders.
+        args.push_str(" --post-renderer-args=--cluster");
+        if let Some(n) = ann["meta.helm.sh/release-namespace"].as_str() {
+            args.push_str(&format!(" --post-renderer-args=-n --post-renderer-args={n}"));
         }
         say(&format!(
             "note: {t} belongs to the Helm release {release}; the next `helm upgrade` puts the Deployment back unless the release renders through kubectl-persist:\n    Helm 3: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer kubectl-persist{args}\n    Helm 4: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer persist{args}   (after: helm plugin install plugin-manifest/helm)"
@@ -328,8 +423,8 @@ pub struct StatusArgs {
     #[arg(value_name = "TYPE/NAME")]
     pub targets: Vec<String>,
 
-    /// Only workloads whose labels match.
-    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    /// Only workloads whose labels match (not together with TYPE/NAME).
+    #[arg(short = 'l', long, value_name = "SELECTOR", conflicts_with = "targets")]
     pub selector: Option<String>,
 
     /// Namespace [default: the context's].
@@ -378,10 +473,19 @@ pub fn status(args: &StatusArgs, opts: &Options) -> Result<ExitCode> {
         for kind in ["Deployment", "StatefulSet"] {
             for w in cluster.list(kind, ns.as_deref(), args.selector.as_deref()).await? {
                 let name = w["metadata"]["name"].as_str().unwrap_or_default();
-                if targets.is_empty() || targets.iter().any(|t| t.kind.as_str() == kind && t.name == name) {
+                if targets.is_empty() || targets.iter().any(|t| shows(t, kind, name)) {
                     workloads.push(w);
                 }
             }
+        }
+        // Like `kubectl get`, a name that is not there is an error.
+        let shown = |t: &Target| {
+            workloads.iter().any(|w| {
+                shows(t, w["kind"].as_str().unwrap_or_default(), w["metadata"]["name"].as_str().unwrap_or_default())
+            })
+        };
+        if let Some(t) = targets.iter().find(|t| !shown(t)) {
+            bail!("{t} not found{}", ns.as_ref().map(|n| format!(" in namespace {n}")).unwrap_or_default());
         }
         let claims = cluster.list("PersistentVolumeClaim", ns.as_deref(), None).await?;
         let rows = kubectl_persist::status::rows(&workloads, &claims, opts);
@@ -406,6 +510,12 @@ pub fn status(args: &StatusArgs, opts: &Options) -> Result<ExitCode> {
         std::io::stdout().lock().write_all(text.as_bytes())?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Whether `status TYPE/NAME` shows this workload: a Deployment that was
+/// switched is shown as its StatefulSet.
+fn shows(t: &kubectl_persist::decide::select::Target, kind: &str, name: &str) -> bool {
+    t.name == name && (t.kind.as_str() == kind || (t.kind.as_str() == "Deployment" && kind == "StatefulSet"))
 }
 
 /// `--cluster` while post-rendering: the live StatefulSets named like the
@@ -543,7 +653,8 @@ mod tests {
     }
 
     fn sts(replicas: i64, ready: i64) -> Value {
-        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web", "namespace": "demo", "generation": 2},
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web", "namespace": "demo", "generation": 2,
+                     "managedFields": [{"manager": "kubectl-persist", "operation": "Apply"}]},
                "spec": {"replicas": replicas}, "status": {"observedGeneration": 2, "readyReplicas": ready}})
     }
 
@@ -786,6 +897,19 @@ mod tests {
             assert_eq!(kinds[0]["value"], "StatefulSet", "{patch:?}");
         }
         assert!(seen[16].2.as_array().unwrap().iter().any(|op| op["path"] == "/spec/scaleTargetRef/apiVersion"));
+    }
+
+    #[test]
+    fn durations_read_like_kubectl() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs_f64());
+        assert_eq!(secs("30"), Ok(30.0));
+        assert_eq!(secs("5m"), Ok(300.0));
+        assert_eq!(secs("1h30m"), Ok(5400.0));
+        assert_eq!(secs("1.5s"), Ok(1.5));
+        assert_eq!(secs("500ms"), Ok(0.5));
+        for bad in ["", "m", "5x", "1.2.3s", "-5s", "5 m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test]

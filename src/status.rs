@@ -21,10 +21,13 @@ pub struct Row {
     /// claim, claimTemplate, emptyDir, containerLayer, hostPath, ...
     pub storage: String,
     pub claims: Vec<String>,
-    pub phase: String,
-    pub capacity: String,
-    pub storage_class: String,
-    pub retention: String,
+    /// The claims' phases (null: no claim exists yet, or the claim is missing).
+    pub phase: Option<String>,
+    pub capacity: Option<String>,
+    /// null: the cluster's default class.
+    pub storage_class: Option<String>,
+    /// What happens to the data when the workload goes (null: nothing keeps it on purpose).
+    pub retention: Option<String>,
     /// The data survives a redeploy.
     pub persistent: bool,
 }
@@ -62,10 +65,10 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
                     container: cname.clone(),
                     storage: String::new(),
                     claims: Vec::new(),
-                    phase: String::new(),
-                    capacity: String::new(),
-                    storage_class: String::new(),
-                    retention: String::new(),
+                    phase: None,
+                    capacity: None,
+                    storage_class: None,
+                    retention: None,
                     persistent: false,
                 };
                 let row = if let Some(t) = templates.iter().find(|t| t["metadata"]["name"] == vname.as_str()) {
@@ -77,8 +80,8 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
                         storage: "claimTemplate".into(),
                         phase: join(found.iter().map(|c| s(&c["status"]["phase"]))),
                         capacity: join(found.iter().map(|c| s(&c["status"]["capacity"]["storage"]))),
-                        storage_class: t["spec"]["storageClassName"].as_str().unwrap_or("(default)").to_string(),
-                        retention: format!("{retention} on delete"),
+                        storage_class: t["spec"]["storageClassName"].as_str().map(str::to_string),
+                        retention: Some(format!("{retention} on delete")),
                         claims: names,
                         persistent: true,
                         ..base
@@ -90,22 +93,19 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
                         Row {
                             storage: "claim".into(),
                             claims: vec![cn.to_string()],
-                            phase: c.map(|c| s(&c["status"]["phase"])).unwrap_or_else(|| "(missing)".into()),
-                            capacity: c.map(|c| s(&c["status"]["capacity"]["storage"])).unwrap_or_default(),
-                            storage_class: c
-                                .and_then(|c| c["spec"]["storageClassName"].as_str())
-                                .unwrap_or("(default)")
-                                .to_string(),
-                            retention: if keep { "kept on helm uninstall".into() } else { "-".into() },
+                            phase: join(c.map(|c| s(&c["status"]["phase"])).into_iter()),
+                            capacity: join(c.map(|c| s(&c["status"]["capacity"]["storage"])).into_iter()),
+                            storage_class: c.and_then(|c| c["spec"]["storageClassName"].as_str()).map(str::to_string),
+                            retention: keep.then(|| "kept on helm uninstall".into()),
                             persistent: true,
                             ..base
                         }
                     } else if v.get("emptyDir").is_some() {
-                        Row { storage: "emptyDir".into(), retention: "lost with the pod".into(), ..base }
+                        Row { storage: "emptyDir".into(), retention: Some("lost with the pod".into()), ..base }
                     } else if v.get("hostPath").is_some() {
                         Row {
                             storage: "hostPath".into(),
-                            retention: "stays on the node".into(),
+                            retention: Some("stays on the node".into()),
                             persistent: true,
                             ..base
                         }
@@ -135,10 +135,10 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
                 container: p.container.clone().unwrap_or_default(),
                 storage: "containerLayer".into(),
                 claims: Vec::new(),
-                phase: String::new(),
-                capacity: String::new(),
-                storage_class: String::new(),
-                retention: "lost with the pod".into(),
+                phase: None,
+                capacity: None,
+                storage_class: None,
+                retention: Some("lost with the pod".into()),
                 persistent: false,
             });
         }
@@ -146,15 +146,10 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
     out
 }
 
-fn join(it: impl Iterator<Item = String>) -> String {
-    let v: Vec<String> = it.filter(|x| !x.is_empty()).collect();
-    if v.is_empty() {
-        "(none yet)".into()
-    } else {
-        let mut u = v.clone();
-        u.dedup();
-        u.join(",")
-    }
+fn join(it: impl Iterator<Item = String>) -> Option<String> {
+    let mut v: Vec<String> = it.filter(|x| !x.is_empty()).collect();
+    v.dedup();
+    (!v.is_empty()).then(|| v.join(","))
 }
 
 /// A kubectl-style table.
@@ -166,17 +161,23 @@ pub fn table(rows: &[Row], all_namespaces: bool) -> String {
     }
     lines.push(head.iter().map(|h| h.to_string()).collect());
     for r in rows {
-        let dash = |x: &str| if x.is_empty() { "-".to_string() } else { x.to_string() };
+        let or = |x: &Option<String>, none: &str| x.clone().unwrap_or_else(|| none.to_string());
+        let on_claim = matches!(r.storage.as_str(), "claim" | "claimTemplate");
+        let (no_phase, no_class) = match r.storage.as_str() {
+            "claim" => ("(missing)", "(default)"),
+            "claimTemplate" => ("(none yet)", "(default)"),
+            _ => ("-", "-"),
+        };
         let mut l = vec![
             r.kind.to_ascii_lowercase(),
             r.name.clone(),
             r.path.clone(),
             r.storage.clone(),
-            dash(&r.claims.join(",")),
-            dash(&r.phase),
-            dash(&r.capacity),
-            dash(&r.storage_class),
-            dash(&r.retention),
+            if r.claims.is_empty() { "-".into() } else { r.claims.join(",") },
+            or(&r.phase, no_phase),
+            or(&r.capacity, "-"),
+            or(&r.storage_class, if on_claim { no_class } else { "-" }),
+            or(&r.retention, "-"),
         ];
         if all_namespaces {
             l.insert(0, r.namespace.clone());
@@ -218,14 +219,19 @@ mod tests {
         let r = rows(&[sts, dep], &claims, &Options::default());
         let find = |p: &str| r.iter().find(|x| x.path == p).unwrap();
         let data = find("/var/lib/postgresql/data");
-        assert_eq!((data.storage.as_str(), data.claims.len(), data.phase.as_str()), ("claimTemplate", 2, "Bound"));
-        assert_eq!(data.retention, "Retain on delete");
+        assert_eq!(
+            (data.storage.as_str(), data.claims.len(), data.phase.as_deref()),
+            ("claimTemplate", 2, Some("Bound"))
+        );
+        assert_eq!(data.retention.as_deref(), Some("Retain on delete"));
         assert_eq!(find("/tmp").storage, "emptyDir");
         let up = find("/uploads");
         assert_eq!(
-            (up.storage.as_str(), up.retention.as_str(), up.storage_class.as_str()),
-            ("claim", "kept on helm uninstall", "slow")
+            (up.storage.as_str(), up.retention.as_deref(), up.storage_class.as_deref()),
+            ("claim", Some("kept on helm uninstall"), Some("slow"))
         );
+        // Scripts get null, not the table's placeholders.
+        assert_eq!(find("/tmp").capacity, None);
         let t = table(&r, false);
         assert!(t.starts_with("KIND ") && t.contains("statefulset   db"), "{t}");
     }

@@ -48,11 +48,8 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
                 "size" => out.settings.size = Some(values::check_quantity(value).map_err(bad)?),
                 "storage-class" => out.settings.storage_class = Some(values::check_storage_class(value).map_err(bad)?),
                 "access-mode" => {
-                    let modes = value
-                        .split(',')
-                        .map(|m| values::check_access_mode(m.trim()))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(bad)?;
+                    let modes: Vec<&str> = value.split(',').collect();
+                    let modes = values::check_access_modes(&modes).map_err(bad)?;
                     out.settings.access_modes = Some(modes);
                 }
                 "skip" => {
@@ -70,8 +67,8 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
                     })
                 }
                 "fs-group" => {
-                    out.settings.fs_group =
-                        Some(value.parse().map_err(|_| bad(format!("{value:?} is not a group id")))?)
+                    let gid = value.parse().map_err(|_| bad(format!("{value:?} is not a group id")))?;
+                    out.settings.fs_group = Some(values::check_fs_group(gid).map_err(bad)?)
                 }
                 _ => return Err(format!("{key} is not a kubectl-persist annotation (known: {})", KNOWN.join(", "))),
             }

@@ -568,7 +568,11 @@ fn value_paths(value: &str, workdir: &str, file: bool) -> Option<Vec<String>> {
             return None;
         }
         let abs = if p.starts_with('/') { p } else { format!("{}/{p}", workdir.trim_end_matches('/')) };
-        let mut norm = values::check_path(&abs).ok()?;
+        // "/" is a place, just never one to claim (new_volume says so).
+        let mut norm = match values::normalize_path(&abs) {
+            root if root == "/" => root,
+            _ => values::check_path(&abs).ok()?,
+        };
         if file {
             norm = match norm.rsplit_once('/') {
                 Some(("", _)) | None => "/".to_string(),

@@ -157,8 +157,11 @@ impl Settings {
         if let Some(s) = &self.storage_class {
             values::check_storage_class(s)?;
         }
-        for m in self.access_modes.iter().flatten() {
-            values::check_access_mode(m)?;
+        if let Some(m) = &self.access_modes {
+            values::check_access_modes(m)?;
+        }
+        if let Some(g) = self.fs_group {
+            values::check_fs_group(g)?;
         }
         Ok(())
     }

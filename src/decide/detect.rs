@@ -501,6 +501,15 @@ fn catalog_path(pod: &Pod, c: &Container, entry: &Entry, loc: &Located, out: &mu
         push(p, Confidence::None, format!("already persistent: the chart mounts {what} at {} inside it", m.path), None);
         return;
     }
+    // A claim over it would not reach what lives on these volumes.
+    if let Some(m) = below.iter().find(|m| matches!(pod.backing(m.volume), Backing::Ephemeral)) {
+        let why = format!(
+            "the chart mounts generic ephemeral volume {} at {} inside it; change it by hand",
+            m.volume, m.path
+        );
+        push(p, Confidence::None, why, None);
+        return;
+    }
     let data_below: Vec<&&Mount> = below
         .iter()
         .filter(|m| {
@@ -820,6 +829,11 @@ mod tests {
                 "minio: the path after server",
                 "containers:\n- name: m\n  image: quay.io/minio/minio:RELEASE\n  command: [/bin/sh, -ce, 'minio server /export --address :9000']\n",
                 &[("/export", Confidence::High)],
+            ),
+            (
+                "an ephemeral volume inside the data path: left alone",
+                "containers:\n- name: db\n  image: postgres:16\n  volumeMounts:\n  - {name: d, mountPath: /var/lib/postgresql/data}\nvolumes:\n- {name: d, ephemeral: {volumeClaimTemplate: {spec: {}}}}\n",
+                &[("/var/lib/postgresql", Confidence::None)],
             ),
             ("stateless image: nothing", "containers:\n- name: n\n  image: nginx:1\n", &[]),
             (

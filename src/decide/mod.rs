@@ -173,7 +173,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
                     req.size = d.size.clone();
                     req.storage_class = d.storage_class.clone();
                     if let Some(m) = &d.access_modes {
-                        req.access_modes = m.iter().map(|m| values::check_access_mode(m)).collect::<Result<_, _>>()?;
+                        req.access_modes = values::check_access_modes(m)?;
                     }
                 }
             }
@@ -217,7 +217,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
     // entry, the matching rule, the annotations, detection's hint, the
     // config defaults.
     let specific = Layers { layers: vec![&flag_settings, rule_settings, &ann.settings] };
-    let checked_modes = |m: &Vec<String>| m.iter().map(|m| values::check_access_mode(m)).collect::<Result<Vec<_>, _>>();
+    let checked_modes = |m: &Vec<String>| values::check_access_modes(m);
     for p in &mut paths {
         let own = p.size.take();
         let (own, hint) = if matches!(p.source, Source::Detect(_)) { (None, own) } else { (own, None) };

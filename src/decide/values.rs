@@ -15,7 +15,11 @@ pub fn check_path(p: &str) -> Result<String, String> {
     if p.contains(['\n', '\0']) {
         return Err(format!("path {p:?} contains a control character"));
     }
-    Ok(normalize_path(p))
+    let p = normalize_path(p);
+    if p == "/" {
+        return Err("path \"/\" is the container's root: a claim there would hide the whole image".into());
+    }
+    Ok(p)
 }
 
 /// `/data/` and `/data//x` name the same directories as `/data` and `/data/x`.
@@ -91,6 +95,34 @@ pub fn check_access_mode(m: &str) -> Result<String, String> {
         .find(|a| a.eq_ignore_ascii_case(m) || abbreviation(a) == m)
         .map(|a| a.to_string())
         .ok_or_else(|| format!("{m:?} is not an access mode (one of {})", ACCESS_MODES.join(", ")))
+}
+
+/// A list of access modes, normalised and without repeats. Kubernetes does
+/// not let ReadWriteOncePod go with another mode.
+pub fn check_access_modes<S: AsRef<str>>(modes: &[S]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in modes {
+        let m = check_access_mode(m.as_ref().trim())?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    if out.len() > 1 && out.iter().any(|m| m == "ReadWriteOncePod") {
+        return Err("ReadWriteOncePod cannot be combined with other access modes".into());
+    }
+    if out.is_empty() {
+        return Err("no access mode given".into());
+    }
+    Ok(out)
+}
+
+/// A group id Kubernetes accepts as fsGroup.
+pub fn check_fs_group(g: i64) -> Result<i64, String> {
+    if (0..=i64::from(i32::MAX)).contains(&g) {
+        Ok(g)
+    } else {
+        Err(format!("{g} is not a group id (0 to 2147483647)"))
+    }
 }
 
 fn abbreviation(mode: &str) -> &'static str {
