@@ -140,6 +140,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     // Written from here, straight from the input's bytes: the
                     // stream is never copied into one string.
                     Format::Yaml => {
+                        // Helm 4 rejects a post-renderer's empty output, even for a
+                        // chart that renders nothing; a comment is an empty stream
+                        // it accepts. (Helm 4 runs plugins with HELM_PLUGIN_DIR set.)
+                        let blank = inputs.iter().all(|i| i.bytes.iter().all(u8::is_ascii_whitespace));
+                        if blank && std::env::var_os("HELM_PLUGIN_DIR").is_some() {
+                            let note = b"# kubectl-persist: the chart rendered no objects\n";
+                            write_output(cfg.output_file.as_deref(), |w| w.write_all(note))?;
+                            return Ok(None);
+                        }
                         write_output(cfg.output_file.as_deref(), |w| emit::write_yaml(&outcome, &inputs, w))?;
                         // The run is over: leave the trees to the OS rather
                         // than free them node by node (5% of a large run).

@@ -198,7 +198,8 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
     let objects: Vec<stream::ObjInfo> = s.objects.to_vec();
     for o in objects {
         let Some(obj) = s.obj(o.id) else { continue };
-        if obj.str_at(&["kind"]) != Some("StatefulSet") {
+        let kind = obj.str_at(&["kind"]);
+        if !matches!(kind, Some("StatefulSet" | "Deployment")) {
             continue;
         }
         let ns = o.effective_ns(opts.namespace.as_deref());
@@ -208,18 +209,94 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
             continue;
         };
         let mut at = s.doc_ref(o.id.doc, None);
-        at.object = Some(format!("StatefulSet {}", o.name));
-        let desired =
-            yaml::to_json(obj, &opts.limits).map_err(|msg| Error::Rewrite { at: Box::new(at.clone()), msg })?;
+        at.object = Some(format!("{} {}", kind.unwrap_or_default(), o.name));
+        let fail = |msg: String| Error::Rewrite { at: Box::new(at.clone()), msg };
+        if kind == Some("Deployment") && !is_hook(obj) {
+            // The release runs as a StatefulSet: rendering a Deployment would
+            // delete it and start the app on other, empty claims.
+            return Err(fail(format!(
+                "statefulset/{} runs in the cluster with its data on its claims; this render makes it a Deployment \
+                 (--mode pvc, or a path list that no longer converts it), which would replace the StatefulSet and \
+                 start the app on other, empty claims. Render it as before (--mode statefulset, the same paths)",
+                o.name
+            )));
+        }
+        let desired = yaml::to_json(obj, &opts.limits).map_err(&fail)?;
         let obj = s.obj_mut(o.id).expect("parsed");
-        let (changes, exp) =
-            rules::keep_live::apply(obj, &desired, live).map_err(|msg| Error::Rewrite { at: Box::new(at), msg })?;
+        let (changes, exp) = rules::keep_live::apply(obj, &desired, live).map_err(&fail)?;
         for c in changes {
             notes.push(Note::Explain(format!("StatefulSet {}: {}", o.name, c.0)));
         }
         expansions.extend(exp);
+        // The live selector must still select the rendered pods.
+        let obj = s.obj(o.id).expect("parsed");
+        let pod_labels = obj.path(&["spec", "template", "metadata", "labels"]);
+        let label = |k: &str| pod_labels.and_then(|l| l.get(k)).and_then(Node::as_str);
+        let stray: Vec<String> = live["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| label(k) != v.as_str())
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect();
+        if !stray.is_empty() {
+            return Err(fail(format!(
+                "the live StatefulSet {} selects pods by {}, which Kubernetes does not let change, but the rendered \
+                 pods no longer carry those labels (a changed nameOverride or fullnameOverride?). Render the pods \
+                 with their old labels",
+                o.name,
+                stray.join(",")
+            )));
+        }
+        // The live serviceName must name a Service the release keeps.
+        let service = obj.str_at(&["spec", "serviceName"]).unwrap_or_default().to_string();
+        if !service.is_empty() && !has_service(s, ns, &service) {
+            let pairs = |n: Option<&Node>| -> Vec<(String, String)> {
+                n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
+                    .unwrap_or_default()
+            };
+            let labels = pairs(obj.path(&["metadata", "labels"]));
+            let selector = pairs(obj.path(&["spec", "selector", "matchLabels"]));
+            let inherited: Vec<(&'static str, String)> = INHERITED_ANNOTATIONS
+                .iter()
+                .filter_map(|&k| {
+                    Some((k, obj.path(&["metadata", "annotations", k]).and_then(Node::as_str)?.to_string()))
+                })
+                .collect();
+            let svc = rules::headless::service(
+                &service,
+                o.namespace.as_deref().filter(|n| !n.is_empty()),
+                &labels,
+                &selector,
+                &inherited,
+            );
+            notes.push(Note::Explain(format!(
+                "StatefulSet {}: headless Service {service} added: the live serviceName names it, and the render has no Service of that name",
+                o.name
+            )));
+            s.docs[o.id.doc].added.push(svc);
+        }
     }
     Ok(expansions)
+}
+
+/// Whether the stream (with what this run adds) has a Service of that name
+/// that outlives its install (not a hook).
+fn has_service(s: &Stream, ns: Option<&str>, name: &str) -> bool {
+    let same_ns =
+        |n: Option<&str>| n.filter(|n| !n.is_empty()) == ns.filter(|n| !n.is_empty()) || n.is_none() || ns.is_none();
+    let rendered = s.objects.iter().any(|o| {
+        o.kind == "Service"
+            && o.name == name
+            && same_ns(o.namespace.as_deref())
+            && s.obj(o.id).is_none_or(|n| !is_hook(n))
+    });
+    let added = s
+        .docs
+        .iter()
+        .flat_map(|d| &d.added)
+        .any(|n| n.str_at(&["kind"]) == Some("Service") && n.str_at(&["metadata", "name"]) == Some(name));
+    rendered || added
 }
 
 /// Which workloads the run is about: `(index into objects, named explicitly)`.
@@ -265,7 +342,7 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
                 continue;
             }
         }
-        if obj.and_then(|n| n.path(&["metadata", "annotations", "helm.sh/hook"])).is_some() {
+        if obj.is_some_and(is_hook) {
             notes.push(Note::Explain(format!("{}: a Helm hook; left alone", o.label())));
             continue;
         }
@@ -331,7 +408,8 @@ impl Around {
                         around.stems.insert((ns.clone(), format!("{t}-{}", o.name)), template_owner(&t, &o.name));
                     }
                 }
-                "Service" => {
+                // A hook Service is gone once its hook ran: it cannot govern a StatefulSet.
+                "Service" if !is_hook(obj) => {
                     around.services.insert((ns.clone(), o.name.clone()));
                     if let Some(sel) = rules::headless::headless_selector(obj) {
                         let (k, v) = sel[0].clone();
@@ -488,8 +566,16 @@ fn rewrite_workload(
             msg: "the workload has no pod template (spec.template.spec)".into(),
         });
     };
-    let plan = decide::decide(obj, &info.kind, pod, opts, explicit)
-        .map_err(|msg| Error::Rewrite { at: Box::new(at(s, Some(obj))), msg })?;
+    let plan = decide::decide(obj, &info.kind, pod, opts, explicit).map_err(|msg| {
+        // An annotation's error points at the annotation.
+        let ann = msg.split_once(':').and_then(|(key, _)| {
+            let key = key.strip_prefix("annotation ").unwrap_or(key);
+            [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"][..]]
+                .iter()
+                .find_map(|p| obj.path(p).and_then(|a| a.get(key)))
+        });
+        Error::Rewrite { at: Box::new(at(s, Some(ann.unwrap_or(obj)))), msg }
+    })?;
     let Some(plan) = plan else {
         notes.push(Note::Explain(format!("{label}: nothing to persist")));
         return Ok(());
@@ -692,6 +778,11 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
 }
 
 /// An anchor whose content changed while aliases still refer to it.
+/// A Helm hook: created for its hook, and deleted by policy.
+fn is_hook(obj: &Node) -> bool {
+    obj.path(&["metadata", "annotations", "helm.sh/hook"]).is_some()
+}
+
 /// The names of a StatefulSet's volumeClaimTemplates.
 fn template_names(obj: &Node) -> Vec<String> {
     obj.path(&["spec", "volumeClaimTemplates"])

@@ -91,6 +91,16 @@ fn helm4_plugin_installed_from_the_folder_and_from_its_package() {
     // Helm 4 removes its filename annotation after sorting the documents.
     assert!(!out.contains("postrenderer.helm.sh"), "{out}");
 
+    // A chart that renders nothing (everything switched off by values):
+    // Helm 4 rejects an empty output, so the plugin answers with a comment.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir(empty.path().join("templates")).unwrap();
+    std::fs::write(empty.path().join("Chart.yaml"), "apiVersion: v2\nname: empty\nversion: 0.1.0\n").unwrap();
+    std::fs::write(empty.path().join("templates/cm.yaml"), "{{- if false }}\nkind: ConfigMap\n{{- end }}\n").unwrap();
+    let out =
+        ok(helm_cmd(&h4, home.path()).args(["template", "rel"]).arg(empty.path()).args(["--post-renderer", "persist"]));
+    assert!(!out.contains("kind:"), "{out}");
+
     // Packaged as Helm packages it, installed from the archive.
     let pkg = tempfile::tempdir().unwrap();
     let home2 = tempfile::tempdir().unwrap();

@@ -110,8 +110,9 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
                 if !shared.is_empty() {
                     return Err(format!(
                         "{} has {replicas} replicas and mounts claim {} (ReadWriteOnce, or its access mode is not in the input); \
-                         as a StatefulSet every pod would need that one claim. Use --mode pvc (the Deployment stays), \
-                         scale it to 1 replica, or move the data to a ReadWriteMany claim",
+                         as a StatefulSet every pod would need that one claim. Scale it to 1 replica, move the data to a \
+                         ReadWriteMany claim, or use --mode pvc (the Deployment stays) if it does not run as a \
+                         StatefulSet already: one that does keeps its data on its own claims",
                         env.name,
                         shared.join(", ")
                     ));
@@ -188,7 +189,7 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
             }
             if rwo && replicas > 1 {
                 out.warnings.push(format!(
-                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany or --mode statefulset",
+                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany, or --mode statefulset so each pod gets its own claim (for an app that does not already keep data on a claim)",
                     env.name
                 ));
             } else if kind == WorkloadKind::Deployment {
