@@ -19,6 +19,10 @@ pub struct DocRef {
 
 impl fmt::Display for DocRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Live objects have no file or lines to point at: name the object.
+        if self.input == crate::live::LIVE_INPUT {
+            return write!(f, "live {}", self.object.as_deref().unwrap_or("object"));
+        }
         write!(f, "{}: document {}", self.input, self.doc)?;
         match (&self.object, &self.source) {
             (Some(o), Some(s)) => write!(f, " ({o}, from {s})")?,

@@ -24,6 +24,9 @@ use crate::{Input, Outcome};
 /// The annotation that remembers the Deployment's replicas during a switch.
 pub const REPLICAS_ANNOTATION: &str = "kubectl-persist/original-replicas";
 
+/// The name of the input made of live objects.
+pub const LIVE_INPUT: &str = "<cluster>";
+
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "kubectl-persist";
 
@@ -95,7 +98,7 @@ pub fn input(manifests: &[Value]) -> Input {
         text.push_str(&serde_json::to_string_pretty(m).expect("JSON values serialise"));
         text.push('\n');
     }
-    Input { name: "<cluster>".into(), bytes: text.into_bytes() }
+    Input { name: LIVE_INPUT.into(), bytes: text.into_bytes() }
 }
 
 /// One step of a live change.

@@ -249,7 +249,7 @@ fn changed_output(outcome: &Outcome<'_>, format: Format, opts: &Options) -> Resu
     Ok(match format {
         Format::Yaml => emit::yaml(&changed),
         Format::Json => emit::json(&changed, &opts.limits)?,
-        Format::Diff => emit::diff(&changed, &["<cluster>".to_string()]),
+        Format::Diff => emit::diff(&changed, &[live::LIVE_INPUT.to_string()]),
         Format::Patch => bail!("-o patch is for rendering (-f or stdin), not for live objects"),
     })
 }

@@ -117,7 +117,12 @@ pub fn rows(workloads: &[Value], claims: &[Value], opts: &Options) -> Vec<Row> {
                     continue;
                 };
                 mounted.push(path);
-                out.push(row);
+                // Two containers mounting one volume at one path: one row.
+                let same = |r: &Row| Row { container: row.container.clone(), ..r.clone() } == row;
+                match out.iter_mut().find(|r| same(r)) {
+                    Some(r) => r.container = format!("{},{}", r.container, row.container),
+                    None => out.push(row),
+                }
             }
         }
         // Paths detection finds that nothing mounts: data in the container layer.
@@ -230,6 +235,14 @@ mod tests {
             (up.storage.as_str(), up.retention.as_deref(), up.storage_class.as_deref()),
             ("claim", Some("kept on helm uninstall"), Some("slow"))
         );
+        // Two containers on one claim at one path: one row naming both.
+        let two = json!({"kind": "Deployment", "metadata": {"name": "w", "namespace": "demo"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "a", "image": "nginx", "volumeMounts": [{"name": "up", "mountPath": "/up"}]},
+                {"name": "b", "image": "nginx", "volumeMounts": [{"name": "up", "mountPath": "/up"}]}],
+                "volumes": [{"name": "up", "persistentVolumeClaim": {"claimName": "web-up"}}]}}}});
+        let r2 = rows(&[two], &claims, &Options::default());
+        assert_eq!((r2.len(), r2[0].container.as_str()), (1, "a,b"));
         // Scripts get null, not the table's placeholders.
         assert_eq!(find("/tmp").capacity, None);
         let t = table(&r, false);
