@@ -111,6 +111,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         // Post-rendering for a release that runs: keep what the live
         // StatefulSets cannot change.
         let (ns, live) = crate::live_cmd::live_statefulsets(&cfg.live, &inputs, cfg.opts.namespace.as_deref())?;
+        if cfg.explain {
+            let found = if live.is_empty() {
+                "no live StatefulSet of these names".to_string()
+            } else {
+                format!("{} live StatefulSets", live.len())
+            };
+            eprintln!("kubectl-persist: --cluster: {found} in namespace {ns} (-n sets the release's namespace)");
+        }
         cfg.opts.namespace.get_or_insert(ns);
         cfg.opts.live_statefulsets = live;
     }

@@ -300,6 +300,13 @@ async fn summary(cluster: &Cluster, plan: &LivePlan, outcome: &Outcome<'_>) -> R
 /// Run the operations in order; on failure undo what ran and say exactly
 /// where things stand.
 async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: &LiveArgs) -> Result<()> {
+    // An interrupted switch is safe where it stopped (each step is), and a
+    // re-run finishes it: say so rather than vanish.
+    let _ = ctrlc::set_handler(|| {
+        say("interrupted: nothing was rolled back, and no claim was touched; run the same command again to finish \
+             (it continues from the state the cluster is in)");
+        std::process::exit(130);
+    });
     let mut progress = |s: &str| say(&format!("  {s}"));
     for (i, op) in plan.ops.iter().enumerate() {
         say(&op.describe());

@@ -45,6 +45,7 @@ pub fn parse_path_spec(spec: &str) -> Result<(Option<String>, String), String> {
 /// A Kubernetes resource quantity such as `1Gi`, `500M`, `1.5Ti`, `2e9`.
 pub fn check_quantity(q: &str) -> Result<String, String> {
     let bad = || Err(format!("{q:?} is not a storage quantity (examples: 1Gi, 500Mi, 10G)"));
+    let q = q.strip_prefix('+').unwrap_or(q);
     let num_end = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
     let (num, suffix) = q.split_at(num_end);
     if num.is_empty() || num.matches('.').count() > 1 || num == "." {
