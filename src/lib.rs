@@ -429,8 +429,6 @@ impl Around {
         around
     }
 
-    /// The first headless Service (in stream order) whose selector the pod
-    /// labels satisfy.
     /// Register the names a workload's rewrite made; a name another object
     /// has already is an error, since sharing it would share data (claims) or
     /// replace an object (Services).
@@ -507,6 +505,8 @@ impl Around {
         Ok(())
     }
 
+    /// The first headless Service (in stream order) whose selector the pod
+    /// labels satisfy.
     fn headless_for(&self, ns: Option<&str>, pod_labels: &[(String, String)]) -> Option<String> {
         pod_labels
             .iter()
