@@ -110,17 +110,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if cfg.live.cluster {
         // Post-rendering for a release that runs: keep what the live
         // StatefulSets cannot change.
-        let (ns, live) = crate::live_cmd::live_statefulsets(&cfg.live, &inputs, cfg.opts.namespace.as_deref())?;
+        let (ns, live) = crate::live_cmd::live_workloads(&cfg.live, &inputs, cfg.opts.namespace.as_deref())?;
         if cfg.explain {
             let found = if live.is_empty() {
-                "no live StatefulSet of these names".to_string()
+                "no live workload of these names".to_string()
             } else {
-                format!("{} live StatefulSets", live.len())
+                format!("{} live workloads of these names", live.len())
             };
             eprintln!("kubectl-persist: --cluster: {found} in namespace {ns} (-n sets the release's namespace)");
         }
         cfg.opts.namespace.get_or_insert(ns);
-        cfg.opts.live_statefulsets = live;
+        cfg.opts.live_workloads = live;
     }
     // The parser and the tree walks recurse once per nesting level: give them
     // a stack sized for --max-depth, so a raised limit is an error message

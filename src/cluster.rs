@@ -206,6 +206,16 @@ impl Cluster {
                 }
             }
         }
+        // The namespace's other workloads: the claims they mount are taken
+        // (the transformer refuses to name a new claim like one of them).
+        for kind in ["Deployment", "StatefulSet"] {
+            for o in self.list(kind, Some(ns), None).await? {
+                let key = Key::of(&o);
+                if !objects.iter().any(|x| Key::of(x) == key) {
+                    objects.push(o);
+                }
+            }
+        }
         for kind in ["Service", "PersistentVolumeClaim", "HorizontalPodAutoscaler"] {
             objects.extend(self.list(kind, Some(ns), None).await?);
         }

@@ -67,9 +67,10 @@ pub struct Options {
     /// `-n`: the namespace of objects that name none.
     pub namespace: Option<String>,
     pub config: Option<ConfigFile>,
-    /// Live StatefulSets (`--cluster`): rendered StatefulSets of the same
-    /// namespace and name keep their immutable fields.
-    pub live_statefulsets: Vec<serde_json::Value>,
+    /// Live StatefulSets and Deployments of the rendered workloads' names
+    /// (`--cluster`): rendered StatefulSets keep their live immutable fields,
+    /// and no render moves a running app off the claims it keeps data on.
+    pub live_workloads: Vec<serde_json::Value>,
     pub detect: detect::Level,
     /// Where images keep their data: the built-in catalog, with `--catalog`
     /// files on top.
@@ -94,7 +95,7 @@ impl Default for Options {
             fs_group: None,
             namespace: None,
             config: None,
-            live_statefulsets: Vec::new(),
+            live_workloads: Vec::new(),
             detect: detect::Level::Safe,
             catalog: Catalog::embedded(),
             limits: Limits::default(),
@@ -160,7 +161,7 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
     for (idx, _) in &selected {
         *edits_left.entry(s.objects[*idx].id.doc).or_default() += 1;
     }
-    let settle_early = opts.live_statefulsets.is_empty();
+    let settle_early = opts.live_workloads.is_empty();
     for (idx, explicit) in selected {
         rewrite_workload(&mut s, &mut around, idx, explicit, opts, &mut notes, &mut converted)?;
         let id = s.objects[idx].id;
@@ -192,7 +193,7 @@ pub fn transform<'a>(inputs: &'a [Input], opts: &Options) -> Result<Outcome<'a>>
 /// fields as they are live.
 fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<rules::keep_live::Expansion>> {
     let mut expansions = Vec::new();
-    if opts.live_statefulsets.is_empty() {
+    if opts.live_workloads.is_empty() {
         return Ok(expansions);
     }
     let objects: Vec<stream::ObjInfo> = s.objects.to_vec();
@@ -203,9 +204,23 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
             continue;
         }
         let ns = o.effective_ns(opts.namespace.as_deref());
-        let Some(live) = opts.live_statefulsets.iter().find(|l| {
-            l["metadata"]["name"] == o.name.as_str() && l["metadata"]["namespace"].as_str() == ns.or(Some("default"))
-        }) else {
+        let live_of = |kind: &str| {
+            opts.live_workloads.iter().find(|l| {
+                l["kind"] == kind
+                    && l["metadata"]["name"] == o.name.as_str()
+                    && l["metadata"]["namespace"].as_str() == ns.or(Some("default"))
+            })
+        };
+        if kind == Some("StatefulSet") {
+            if let Some(d) = live_of("Deployment") {
+                pvc_mode_claims_stay(obj, d, &o.name).map_err(|msg| {
+                    let mut at = s.doc_ref(o.id.doc, None);
+                    at.object = Some(format!("StatefulSet {}", o.name));
+                    Error::Rewrite { at: Box::new(at), msg }
+                })?;
+            }
+        }
+        let Some(live) = live_of("StatefulSet") else {
             continue;
         };
         let mut at = s.doc_ref(o.id.doc, None);
@@ -278,6 +293,30 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
         }
     }
     Ok(expansions)
+}
+
+/// A Deployment that runs with data on claims (`--mode pvc`) must not come
+/// back as a StatefulSet whose templates replace those claims: its pods would
+/// start on new, empty ones.
+fn pvc_mode_claims_stay(sts: &Node, live: &serde_json::Value, name: &str) -> Result<(), String> {
+    let templates = template_names(sts);
+    let moved: Vec<String> = live["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["name"].as_str().is_some_and(|n| templates.iter().any(|t| t == n)))
+        .filter_map(|v| {
+            Some(format!("{} (volume {})", v["persistentVolumeClaim"]["claimName"].as_str()?, v["name"].as_str()?))
+        })
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "deployment/{name} runs in the cluster with its data on claim {}; this render makes it a StatefulSet whose \
+         claim templates would give its pods new, empty claims instead. Render it as before (--mode pvc)",
+        moved.join(", ")
+    ))
 }
 
 /// Whether the stream (with what this run adds) has a Service of that name
@@ -382,6 +421,14 @@ struct Around {
     made_claims: HashMap<(Option<String>, String), String>,
     /// StatefulSet names, by namespace: a Deployment cannot become one of them.
     statefulsets: HashSet<(Option<String>, String)>,
+    /// Claims the input's workloads mount, with the first workload that does.
+    claim_refs: HashMap<(Option<String>, String), String>,
+}
+
+/// `<stem>` of a claim named `<stem>-<ordinal>`, as a StatefulSet names its claims.
+fn claim_stem(claim: &str) -> Option<&str> {
+    let (stem, n) = claim.rsplit_once('-')?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(stem)
 }
 
 fn template_owner(template: &str, statefulset: &str) -> String {
@@ -397,10 +444,18 @@ impl Around {
             stems: HashMap::new(),
             made_claims: HashMap::new(),
             statefulsets: HashSet::new(),
+            claim_refs: HashMap::new(),
         };
         for (i, o) in s.objects.iter().enumerate() {
             let ns = o.effective_ns(opts.namespace.as_deref()).map(str::to_string);
             let Some(obj) = s.obj(o.id) else { continue };
+            if let Some(pod) = rules::pod_spec(obj, &o.kind) {
+                for v in pod.get("volumes").into_iter().flat_map(|v| v.items()) {
+                    if let Some(c) = v.str_at(&["persistentVolumeClaim", "claimName"]) {
+                        around.claim_refs.entry((ns.clone(), c.to_string())).or_insert_with(|| o.label());
+                    }
+                }
+            }
             match o.kind.as_str() {
                 "StatefulSet" => {
                     around.statefulsets.insert((ns.clone(), o.name.clone()));
@@ -408,10 +463,10 @@ impl Around {
                         around.stems.insert((ns.clone(), format!("{t}-{}", o.name)), template_owner(&t, &o.name));
                     }
                 }
-                // A hook Service is gone once its hook ran: it cannot govern a StatefulSet.
-                "Service" if !is_hook(obj) => {
+                "Service" => {
                     around.services.insert((ns.clone(), o.name.clone()));
-                    if let Some(sel) = rules::headless::headless_selector(obj) {
+                    // A hook Service is gone once its hook ran: it cannot govern a StatefulSet.
+                    if let Some(sel) = rules::headless::headless_selector(obj).filter(|_| !is_hook(obj)) {
                         let (k, v) = sel[0].clone();
                         around.headless.entry((ns, k, v)).or_default().push((i, o.name.clone(), sel));
                     }
@@ -465,8 +520,21 @@ impl Around {
                              would share their data. Give one of the volumes another name (a config rule's claimName)"
                         ))
                     }
-                    _ => self.stems.insert((ns.clone(), stem), me),
+                    _ => {}
                 };
+                // A claim another workload mounts, or one this run made for
+                // another, named like one of this StatefulSet's.
+                let taken =
+                    self.claim_refs.iter().chain(self.made_claims.iter()).find(|((n, c), owner)| {
+                        n == ns && claim_stem(c) == Some(stem.as_str()) && owner.as_str() != label
+                    });
+                if let Some(((_, c), owner)) = taken {
+                    return Err(format!(
+                        "{me} names its claims {stem}-0, {stem}-1, ...: claim {c} is {owner}'s, and a pod of the \
+                         StatefulSet would share its data. Give the volume another name (a config rule's claimName)"
+                    ));
+                }
+                self.stems.insert((ns.clone(), stem), me);
             }
         }
         for o in new {
@@ -474,7 +542,9 @@ impl Around {
             let key = (ns.clone(), name.clone());
             match o.str_at(&["kind"]) {
                 Some("PersistentVolumeClaim") => {
-                    if let Some(other) = self.made_claims.get(&key) {
+                    let template = claim_stem(&name).and_then(|st| self.stems.get(&(ns.clone(), st.to_string())));
+                    let mounted = self.claim_refs.get(&key).filter(|o| o.as_str() != label);
+                    if let Some(other) = self.made_claims.get(&key).or(template).or(mounted) {
                         return Err(format!(
                             "the claim {name} would be made for {label} and for {other}: two workloads would share \
                              their data. Give one of the volumes another name (a config rule's claimName)"
@@ -732,12 +802,15 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
             (None, Some(t), false) => DocStyle::detect(ds.doc.text, t),
             _ => DocStyle::default(),
         };
-        let tree = ds.edited.or(ds.tree);
         // The head scan reads YAML block style; a JSON document (as live
-        // objects are) is labelled from its tree.
+        // objects are) is labelled from its tree, as the input had it.
         let label = stream::object_label(&ds.doc.head)
-            .or_else(|| tree.as_ref().and_then(|t| Some(format!("{} {}", t.str_at(&["kind"])?, tree_name(t)))))
+            .or_else(|| {
+                let t = ds.tree.as_ref().or(ds.edited.as_ref())?;
+                Some(format!("{} {}", t.str_at(&["kind"])?, tree_name(t)))
+            })
             .unwrap_or_default();
+        let tree = ds.edited.or(ds.tree);
         docs.push(OutDoc {
             input: ds.input,
             number: ds.number,

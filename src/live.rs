@@ -624,6 +624,22 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_another_workload_mounts_is_never_adopted() {
+        let mut other = deployment(1);
+        other["metadata"]["name"] = json!("other");
+        other["spec"]["template"]["spec"]["volumes"] =
+            json!([{"name": "v", "persistentVolumeClaim": {"claimName": "data-web-0"}}]);
+        let manifests: Vec<Value> = Snapshot::of(&[deployment(1), other]).objects.into_iter().map(|(v, _)| v).collect();
+        let opts = Options {
+            targets: vec![crate::decide::select::Target::parse("deployment/web").unwrap()],
+            paths: vec![(None, "/data".into())],
+            ..Options::default()
+        };
+        let err = transform(&[input(&manifests)], &opts).unwrap_err().to_string();
+        assert!(err.contains("claim data-web-0 is Deployment demo/other's"), "{err}");
+    }
+
+    #[test]
     fn a_rollback_points_autoscalers_back() {
         let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                          "metadata": {"name": "web", "namespace": "demo", "generation": 4},

@@ -525,9 +525,10 @@ fn shows(t: &kubectl_persist::decide::select::Target, kind: &str, name: &str) ->
     t.name == name && (t.kind.as_str() == kind || (t.kind.as_str() == "Deployment" && kind == "StatefulSet"))
 }
 
-/// `--cluster` while post-rendering: the live StatefulSets named like the
-/// input's Deployments and StatefulSets, and the namespace they live in.
-pub fn live_statefulsets(
+/// `--cluster` while post-rendering: the live StatefulSets and Deployments
+/// named like the input's Deployments and StatefulSets, and the namespace
+/// they live in.
+pub fn live_workloads(
     live: &LiveArgs,
     inputs: &[kubectl_persist::Input],
     namespace: Option<&str>,
@@ -549,8 +550,11 @@ pub fn live_statefulsets(
         let ns = namespace.map(str::to_string).unwrap_or_else(|| cluster.default_namespace.clone());
         let mut found = Vec::new();
         for n in names {
-            if let Some(s) = cluster.get("StatefulSet", &ns, &n).await? {
-                found.push(s);
+            for kind in ["StatefulSet", "Deployment"] {
+                if let Some(mut w) = cluster.get(kind, &ns, &n).await? {
+                    w["kind"] = Value::from(kind);
+                    found.push(w);
+                }
             }
         }
         Ok((ns, found))
@@ -642,6 +646,8 @@ mod tests {
         vec![
             step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", d),
             status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
             step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
             step(
@@ -707,17 +713,17 @@ mod tests {
         let (out, seen) = scenario(steps, args(true, DryRun::None)).await;
         out.unwrap();
         let apply = |i: usize| &seen[i].2;
-        assert!(seen[8].1.contains("fieldManager=kubectl-persist"), "{}", seen[8].1);
-        assert_eq!(apply(8)["spec"]["clusterIP"], "None");
+        assert!(seen[10].1.contains("fieldManager=kubectl-persist"), "{}", seen[10].1);
+        assert_eq!(apply(10)["spec"]["clusterIP"], "None");
         assert_eq!(
-            apply(9)[0],
+            apply(11)[0],
             json!({"op": "test", "path": "/metadata/generation", "value": 1}),
             "the annotation patch is guarded"
         );
-        assert_eq!(apply(10)["spec"]["replicas"], 0);
-        assert_eq!(apply(11)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
-        assert_eq!(apply(14)["spec"]["replicas"], 2);
-        assert_eq!(apply(14)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+        assert_eq!(apply(12)["spec"]["replicas"], 0);
+        assert_eq!(apply(13)["spec"]["replicas"], 0, "scale to 0 via the scale subresource");
+        assert_eq!(apply(16)["spec"]["replicas"], 2);
+        assert_eq!(apply(16)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
     }
 
     #[tokio::test]
@@ -798,6 +804,8 @@ mod tests {
             step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(0, 0)),
         ];
         steps.extend([
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
             step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
             step(
@@ -821,7 +829,7 @@ mod tests {
         ]);
         let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
         out.unwrap();
-        assert_eq!(seen[12].2["spec"]["replicas"], 2, "the remembered replicas are restored on the StatefulSet");
+        assert_eq!(seen[14].2["spec"]["replicas"], 2, "the remembered replicas are restored on the StatefulSet");
     }
 
     #[tokio::test]
@@ -840,7 +848,7 @@ mod tests {
         let (out, seen) = scenario(steps, args(true, DryRun::Server)).await;
         let out = out.unwrap();
         assert!(out.contains("kind: StatefulSet"), "{out}");
-        assert!(seen.iter().skip(7).all(|(_, p, _)| p.contains("dryRun=All")));
+        assert!(seen.iter().skip(9).all(|(_, p, _)| p.contains("dryRun=All")));
     }
 
     #[tokio::test]
@@ -864,6 +872,8 @@ mod tests {
         let steps = vec![
             step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", deployment(1)),
             status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
+            step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
+            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
             step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
             step(
@@ -895,7 +905,7 @@ mod tests {
         ];
         let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
         out.unwrap();
-        for (_, _, body) in &seen[14..17] {
+        for (_, _, body) in &seen[16..19] {
             let patch = body.as_array().expect("a JSON patch");
             assert_eq!(patch[0]["op"], "test", "guarded by the generation: {patch:?}");
             let kinds: Vec<&Value> =
@@ -903,7 +913,7 @@ mod tests {
             assert_eq!(kinds.len(), 1, "{patch:?}");
             assert_eq!(kinds[0]["value"], "StatefulSet", "{patch:?}");
         }
-        assert!(seen[16].2.as_array().unwrap().iter().any(|op| op["path"] == "/spec/scaleTargetRef/apiVersion"));
+        assert!(seen[18].2.as_array().unwrap().iter().any(|op| op["path"] == "/spec/scaleTargetRef/apiVersion"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Cluster-aware rendering (`--cluster`) through the library: the live
-//! StatefulSets come in as `Options::live_statefulsets`, as the binary reads
+//! StatefulSets come in as `Options::live_workloads`, as the binary reads
 //! them, so these cases need no cluster. What a `helm upgrade` through the
 //! post-renderer must never do: move the app to other claims, leave the
 //! StatefulSet without its governing Service, or send the API server a
@@ -53,7 +53,7 @@ fn render(text: &str, mode: Option<Mode>) -> Result<String, String> {
         paths: vec![(None, "/data".into())],
         mode,
         namespace: Some("demo".into()),
-        live_statefulsets: vec![live()],
+        live_workloads: vec![live()],
         ..Options::default()
     };
     let out = transform(&inputs, &opts).map_err(|e| e.to_string())?;
@@ -106,4 +106,30 @@ fn pod_labels_that_left_the_live_selector_are_an_error_not_a_rejected_upgrade() 
         .replace("matchLabels: {app: web}", "matchLabels: {app: other}");
     let err = render(&chart, None).unwrap_err();
     assert!(err.contains("selects pods by app=web"), "{err}");
+}
+
+#[test]
+fn an_app_installed_in_pvc_mode_is_not_moved_to_new_claims() {
+    // `--mode pvc` made the emptyDir `data` a claim; a later default-mode
+    // render would make `data` a claim template: new, empty claims.
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"template": {"spec": {
+            "containers": [{"name": "web", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]}}}
+    });
+    let inputs = vec![Input { name: "chart.yaml".into(), bytes: DEPLOYMENT.as_bytes().to_vec() }];
+    let opts = Options {
+        paths: vec![(None, "/data".into())],
+        namespace: Some("demo".into()),
+        live_workloads: vec![deployment.clone()],
+        ..Options::default()
+    };
+    let err = transform(&inputs, &opts).unwrap_err().to_string();
+    assert!(err.contains("deployment/web runs in the cluster with its data on claim web-data (volume data)"), "{err}");
+    // The same render in pvc mode keeps the app where it is.
+    let opts = Options { mode: Some(Mode::Pvc), ..opts };
+    let out = kubectl_persist::emit::yaml(&transform(&inputs, &opts).unwrap());
+    assert!(out.contains("claimName: web-data"), "{out}");
 }

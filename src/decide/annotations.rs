@@ -70,7 +70,7 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
                     let gid = value.parse().map_err(|_| bad(format!("{value:?} is not a group id")))?;
                     out.settings.fs_group = Some(values::check_fs_group(gid).map_err(bad)?)
                 }
-                _ => return Err(format!("{key} is not a kubectl-persist annotation (known: {})", KNOWN.join(", "))),
+                _ => return Err(format!("{key}: not a kubectl-persist annotation (known: {})", KNOWN.join(", "))),
             }
         }
     }
