@@ -579,7 +579,22 @@ pub fn expand(
             let ns = e.namespace.as_deref().unwrap_or(namespace);
             let class = e.storage_class.clone().or_else(|| classes.iter().find(|c| c.1).map(|c| c.0.clone()));
             let allowed = class.as_ref().and_then(|c| classes.iter().find(|x| x.0 == *c)).is_some_and(|c| c.2);
-            let claims: Vec<String> = (0..e.replicas).map(|i| format!("{}-{}-{i}", e.template, e.statefulset)).collect();
+            // Every claim of the template, also those a scale-down left behind
+            // (a later scale-up mounts them again).
+            let stem = format!("{}-{}-", e.template, e.statefulset);
+            let ordinal = |n: &str| n.strip_prefix(&stem).and_then(|r| r.parse::<u64>().ok());
+            let mut found: Vec<(u64, String)> = cluster
+                .list("PersistentVolumeClaim", Some(ns), None)
+                .await?
+                .iter()
+                .filter_map(|c| c["metadata"]["name"].as_str())
+                .filter_map(|n| Some((ordinal(n)?, n.to_string())))
+                .collect();
+            found.sort();
+            let mut claims: Vec<String> = found.into_iter().map(|(_, n)| n).collect();
+            if claims.is_empty() {
+                claims = (0..e.replicas).map(|i| format!("{stem}{i}")).collect();
+            }
             if !allowed {
                 bail!(
                     "statefulset/{} asks for {} instead of {} on claim template {}, but storage class {} does not allow volume expansion; the claims ({}) stay at {}. Keep --size {} or move the data to a class that allows expansion",

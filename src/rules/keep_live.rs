@@ -68,6 +68,11 @@ pub fn apply(obj: &mut Node, desired: &Value, live: &Value) -> RuleResult<(Vec<C
         let want = t["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or_default();
         let have = l["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or_default();
         if let (Some(w), Some(h)) = (quantity_bytes(want), quantity_bytes(have)) {
+            if w < h {
+                changes.push(Change(format!(
+                    "claim template {tn} stays at its live {have}: {want} was asked, and a claim cannot shrink"
+                )));
+            }
             if w > h {
                 expansions.push(Expansion {
                     namespace: desired["metadata"]["namespace"].as_str().map(str::to_string),
