@@ -119,7 +119,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             eprintln!("kubectl-persist: --cluster: {found} in namespace {ns} (-n sets the release's namespace)");
         }
-        cfg.opts.namespace.get_or_insert(ns);
+        cfg.opts.live_namespace = Some(ns);
         cfg.opts.live_workloads = live;
     }
     // The parser and the tree walks recurse once per nesting level: give them
@@ -134,7 +134,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .stack_size(stack)
             .spawn_scoped(scope, || -> Result<Option<String>> {
                 let outcome = transform(&inputs, &cfg.opts)?;
-                let ns = cfg.opts.namespace.as_deref().unwrap_or("default");
+                let ns = cfg.opts.namespace.as_deref().or(cfg.opts.live_namespace.as_deref()).unwrap_or("default");
                 crate::live_cmd::expand(&cfg.live, &outcome.expansions, ns)?;
                 let mut stderr = std::io::stderr().lock();
                 for n in &outcome.notes {

@@ -155,7 +155,7 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["selector", "targets"], help_heading = "Selection")]
     pub all: bool,
 
-    /// Namespace of objects that do not name one; narrows TYPE/NAME and -l to it.
+    /// Namespace of objects that do not name one; narrows the selection to it.
     #[arg(short = 'n', long, value_name = "NAMESPACE", help_heading = "Selection")]
     pub namespace: Option<String>,
 

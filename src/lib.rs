@@ -67,6 +67,10 @@ pub struct Options {
     /// `-n`: the namespace of objects that name none.
     pub namespace: Option<String>,
     pub config: Option<ConfigFile>,
+    /// The namespace live objects were read from for objects that name none
+    /// (`--cluster`: `-n`, else the kubeconfig context's). Unlike
+    /// `namespace`, it does not narrow the selection.
+    pub live_namespace: Option<String>,
     /// Live StatefulSets and Deployments of the rendered workloads' names
     /// (`--cluster`): rendered StatefulSets keep their live immutable fields,
     /// and no render moves a running app off the claims it keeps data on.
@@ -96,6 +100,7 @@ impl Default for Options {
             namespace: None,
             config: None,
             live_workloads: Vec::new(),
+            live_namespace: None,
             detect: detect::Level::Safe,
             catalog: Catalog::embedded(),
             limits: Limits::default(),
@@ -203,7 +208,7 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
         if !matches!(kind, Some("StatefulSet" | "Deployment")) {
             continue;
         }
-        let ns = o.effective_ns(opts.namespace.as_deref());
+        let ns = o.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref()));
         let live_of = |kind: &str| {
             opts.live_workloads.iter().find(|l| {
                 l["kind"] == kind
@@ -411,8 +416,9 @@ struct Around {
     headless: HashMap<(Option<String>, String, String), Vec<Headless>>,
     /// Access modes of the claims the stream defines, by (namespace, name).
     claims: HashMap<(Option<String>, String), Vec<String>>,
-    /// Every Service name, by namespace: a new headless Service must not take one.
-    services: HashSet<(Option<String>, String)>,
+    /// Every Service name, by namespace: a new headless Service must not take
+    /// one. `true` for a Helm hook's Service.
+    services: HashMap<(Option<String>, String), bool>,
     /// StatefulSet claim names are `<template>-<statefulset>-<n>`: the
     /// `<template>-<statefulset>` of each template, with what owns it. Two
     /// owners of one would share their claims, and so their data.
@@ -440,7 +446,7 @@ impl Around {
         let mut around = Around {
             headless: HashMap::new(),
             claims: HashMap::new(),
-            services: HashSet::new(),
+            services: HashMap::new(),
             stems: HashMap::new(),
             made_claims: HashMap::new(),
             statefulsets: HashSet::new(),
@@ -464,7 +470,7 @@ impl Around {
                     }
                 }
                 "Service" => {
-                    around.services.insert((ns.clone(), o.name.clone()));
+                    around.services.insert((ns.clone(), o.name.clone()), is_hook(obj));
                     // A hook Service is gone once its hook ran: it cannot govern a StatefulSet.
                     if let Some(sel) = rules::headless::headless_selector(obj).filter(|_| !is_hook(obj)) {
                         let (k, v) = sel[0].clone();
@@ -560,14 +566,19 @@ impl Around {
                              (clusterIP: None) that selects the pods, and it is used instead"
                         ));
                     }
-                    if self.services.contains(&key) {
+                    if let Some(&hook) = self.services.get(&key) {
+                        let which = if hook {
+                            "Helm hook Service (deleted after its hook, so it cannot serve)"
+                        } else {
+                            "Service"
+                        };
                         return Err(format!(
-                            "the headless Service {name} that the StatefulSet needs would replace the Service of \
-                             that name in the input. Add a headless Service (clusterIP: None) that selects the pods, \
-                             and it is used instead"
+                            "the headless Service {name} that the StatefulSet needs would replace the {which} of \
+                             that name in the input. Add a headless Service (clusterIP: None, not a hook) that \
+                             selects the pods, and it is used instead"
                         ));
                     }
-                    self.services.insert(key);
+                    self.services.insert(key, false);
                 }
                 _ => {}
             }
@@ -686,7 +697,10 @@ fn rewrite_workload(
     let (before, obj) = s.obj_pair(info.id).expect("parsed");
     let done = persist::rewrite(obj, before, kind, &plan, &env)
         .map_err(|msg| Error::Rewrite { at: Box::new(at_obj.clone()), msg })?;
-    let templates = (obj.str_at(&["kind"]) == Some("StatefulSet")).then(|| (info.name.as_str(), template_names(obj)));
+    // Templates the input had are not this run's doing: only new ones are checked.
+    let had = template_names(before);
+    let templates = (obj.str_at(&["kind"]) == Some("StatefulSet"))
+        .then(|| (info.name.as_str(), template_names(obj).into_iter().filter(|t| !had.contains(t)).collect()));
     around
         .register(&ns, templates, done.converted, &done.new_objects, &label)
         .map_err(|msg| Error::Rewrite { at: Box::new(at_obj), msg })?;

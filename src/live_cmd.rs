@@ -533,13 +533,15 @@ pub fn live_workloads(
     inputs: &[kubectl_persist::Input],
     namespace: Option<&str>,
 ) -> Result<(String, Vec<Value>)> {
-    let mut names: Vec<String> = Vec::new();
+    // (namespace the object names, name)
+    let mut names: Vec<(Option<String>, String)> = Vec::new();
     for i in inputs {
         let Ok(text) = std::str::from_utf8(&i.bytes) else { continue };
         for d in kubectl_persist::yaml::split::split(text) {
             if matches!(d.head.kind, Some("Deployment" | "StatefulSet")) {
                 if let Some(n) = d.head.name {
-                    names.push(n.to_string());
+                    let ns = d.head.namespace.filter(|n| !n.is_empty()).map(str::to_string);
+                    names.push((ns, n.to_string()));
                 }
             }
         }
@@ -549,7 +551,8 @@ pub fn live_workloads(
         let cluster = Cluster::connect(k.kubeconfig.as_deref(), k.context.as_deref(), k.as_user.as_deref()).await?;
         let ns = namespace.map(str::to_string).unwrap_or_else(|| cluster.default_namespace.clone());
         let mut found = Vec::new();
-        for n in names {
+        for (own_ns, n) in names {
+            let ns = own_ns.unwrap_or_else(|| ns.clone());
             for kind in ["StatefulSet", "Deployment"] {
                 if let Some(mut w) = cluster.get(kind, &ns, &n).await? {
                     w["kind"] = Value::from(kind);

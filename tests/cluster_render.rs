@@ -133,3 +133,24 @@ fn an_app_installed_in_pvc_mode_is_not_moved_to_new_claims() {
     let out = kubectl_persist::emit::yaml(&transform(&inputs, &opts).unwrap());
     assert!(out.contains("claimName: web-data"), "{out}");
 }
+
+#[test]
+fn the_kubeconfig_namespace_finds_live_objects_without_narrowing_the_selection() {
+    // --cluster without -n: live objects were read from the context's
+    // namespace; a Deployment that names its own namespace is still converted.
+    let other_ns = DEPLOYMENT.replace("  name: web\n", "  name: api\n  namespace: other\n");
+    let stream = format!("{DEPLOYMENT}---\n{other_ns}");
+    let inputs = vec![Input { name: "chart.yaml".into(), bytes: stream.into_bytes() }];
+    let mut running = live();
+    running["spec"]["serviceName"] = json!("web-peers");
+    let opts = Options {
+        paths: vec![(None, "/data".into())],
+        live_namespace: Some("demo".into()),
+        live_workloads: vec![running],
+        ..Options::default()
+    };
+    let out = kubectl_persist::emit::yaml(&transform(&inputs, &opts).unwrap());
+    assert_eq!(out.matches("kind: StatefulSet").count(), 2, "{out}");
+    // web matched the live StatefulSet in demo: its live serviceName stays.
+    assert!(out.contains("serviceName: web-peers"), "{out}");
+}
