@@ -187,7 +187,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Write the output to `--output-file` or stdout, once everything succeeded.
 /// Whether standard input carries no stream: a terminal, a character device
 /// such as /dev/null (cron, `ssh -n`, CI runners), or closed. Helm and shell
 /// pipes give a pipe or a file.
@@ -222,6 +221,7 @@ fn one_heap() {
     }
 }
 
+/// Write the output to `--output-file` or stdout, once everything succeeded.
 fn write_output(path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     match path {
         Some(path) => write_file(path, write),
