@@ -98,7 +98,29 @@ pub struct DataPath {
     pub file: bool,
     /// The image writes nothing here when started with these arguments.
     pub unused_with: Option<Unused>,
+    /// Only for tags whose major version (the tag's leading number) is below this.
+    pub major_below: Option<u64>,
+    /// Only for tags whose major version is at least this, and for tags that
+    /// carry none (`latest`, a digest): the image's current layout.
+    pub major_from: Option<u64>,
     pub source: String,
+}
+
+/// The leading number of an image's tag: 16 for `postgres:16.4-alpine`.
+fn tag_major(image: &str) -> Option<u64> {
+    let no_digest = image.trim().split('@').next()?;
+    // `registry:5000/postgres` has a port, not a tag.
+    let (_, tag) = no_digest.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?;
+    let digits: String = tag.trim_start_matches('v').chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Whether a path's tag range takes in this image's tag.
+fn tag_fits(d: &DataPath, major: Option<u64>) -> bool {
+    match major {
+        Some(m) => d.major_below.is_none_or(|b| m < b) && d.major_from.is_none_or(|f| m >= f),
+        None => d.major_below.is_none(),
+    }
 }
 
 /// Arguments that switch a data path off: all of `args` (`--flag=value`,
@@ -396,13 +418,14 @@ impl Entry {
     pub fn data_paths(&self, image: &str, container: &Node, mounted: &dyn Fn(&str) -> bool) -> Vec<Located> {
         let repo = repository(image).unwrap_or_default();
         let args = Args::of(container);
+        let major = tag_major(image);
         let paths: Vec<(usize, &DataPath)> =
-            self.paths.iter().enumerate().filter(|(_, d)| self.applies(d, &repo)).collect();
+            self.paths.iter().enumerate().filter(|(_, d)| self.applies(d, &repo) && tag_fits(d, major)).collect();
         let mut out: Vec<Located> = Vec::new();
         let mut groups_done: Vec<&str> = Vec::new();
         for (i, d) in &paths {
             let Some(g) = d.group.as_deref() else {
-                out.extend(locate(d, *i, container, &args));
+                out.extend(locate(d, *i, container, &args, &self.keep_out));
                 continue;
             };
             if groups_done.contains(&g) {
@@ -411,7 +434,8 @@ impl Entry {
             groups_done.push(g);
             let members: Vec<(usize, &DataPath)> =
                 paths.iter().filter(|(_, m)| m.group.as_deref() == Some(g)).copied().collect();
-            let found: Vec<Vec<Located>> = members.iter().map(|(j, m)| locate(m, *j, container, &args)).collect();
+            let found: Vec<Vec<Located>> =
+                members.iter().map(|(j, m)| locate(m, *j, container, &args, &self.keep_out)).collect();
             // An override on any member says where the data is.
             if let Some(moved) = found.iter().find(|f| f.iter().any(|l| l.moved)) {
                 out.extend(moved.iter().cloned());
@@ -586,7 +610,7 @@ fn value_paths(value: &str, workdir: &str, file: bool) -> Option<Vec<String>> {
 
 /// Where one catalog path is in a container. Empty: optional and not on,
 /// or switched off by arguments.
-fn locate(d: &DataPath, index: usize, container: &Node, args: &Args) -> Vec<Located> {
+fn locate(d: &DataPath, index: usize, container: &Node, args: &Args, keep_out: &[KeepOut]) -> Vec<Located> {
     let switched_off = d.unused_with.as_ref().is_some_and(|u| {
         u.args.iter().all(|a| a.split_once('=').is_some_and(|(f, v)| args.flag(f).as_deref() == Some(v)))
     });
@@ -597,10 +621,29 @@ fn locate(d: &DataPath, index: usize, container: &Node, args: &Args) -> Vec<Loca
     let default = |how: String, known: bool| {
         vec![Located { path: values::normalize_path(&d.path), index, how, moved: !known, known }]
     };
+    let default_path = values::normalize_path(&d.path);
     let moved_to = |value: &str, how: String| match value_paths(value, workdir, d.file) {
-        Some(ps) => {
-            ps.into_iter().map(|path| Located { path, index, how: how.clone(), moved: true, known: true }).collect()
-        }
+        Some(ps) => ps
+            .into_iter()
+            .map(|path| {
+                // Moved inside the default path (PGDATA=/var/lib/postgresql/data/pgdata):
+                // the claim goes on the default path, the image's VOLUME, which
+                // holds it. A claim on the data directory itself would put a
+                // volume's lost+found in it, which initdb refuses.
+                let below = |p: &str| p.starts_with(&format!("{}/", default_path.trim_end_matches('/')));
+                let shipped = keep_out.iter().any(|k| {
+                    let k = values::normalize_path(&k.path);
+                    k == default_path || below(&k)
+                });
+                let inside = below(&path) && !shipped;
+                let (path, how) = if inside {
+                    (default_path.clone(), format!("{how}, inside {default_path}"))
+                } else {
+                    (path, how.clone())
+                };
+                Located { path, index, how, moved: true, known: true }
+            })
+            .collect(),
         None => default(format!("{how}, which cannot be read here; assuming {}", d.path), false),
     };
     if let Some(f) = &d.flag {
@@ -650,6 +693,17 @@ fn entry_line(text: &str, i: usize, sub: Option<(&str, usize)>) -> Option<usize>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tags_give_their_major_version() {
+        assert_eq!(super::tag_major("postgres:16.4-alpine"), Some(16));
+        assert_eq!(super::tag_major("docker.io/library/postgres:17"), Some(17));
+        assert_eq!(super::tag_major("registry.local:5000/postgres:18-bookworm"), Some(18));
+        assert_eq!(super::tag_major("registry.local:5000/postgres"), None);
+        assert_eq!(super::tag_major("postgres:latest"), None);
+        assert_eq!(super::tag_major("postgres@sha256:abc"), None);
+        assert_eq!(super::tag_major("nats:v2.10"), Some(2));
+    }
+
     #[test]
     fn the_json_runs_read_is_the_yaml_the_checks_read() {
         let strict = Catalog::parse(EMBEDDED, EMBEDDED_NAME).unwrap();

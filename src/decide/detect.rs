@@ -779,7 +779,13 @@ mod tests {
     fn catalog_cases() {
         let c = Catalog::embedded();
         let cases: &[Case] = &[
-            ("no volumes: a new claim", "containers:\n- name: db\n  image: postgres:16\n", &[("/var/lib/postgresql", Confidence::High)]),
+            ("no volumes: a new claim", "containers:\n- name: db\n  image: postgres:16\n", &[("/var/lib/postgresql/data", Confidence::High)]),
+            ("postgres 18 moved its VOLUME", "containers:\n- name: db\n  image: postgres:18.1\n", &[("/var/lib/postgresql", Confidence::High)]),
+            (
+                "PGDATA inside the VOLUME: the claim goes on the VOLUME",
+                "containers:\n- name: db\n  image: postgres:16\n  env:\n  - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}\n",
+                &[("/var/lib/postgresql/data", Confidence::High)],
+            ),
             (
                 "env moves it; an emptyDir there becomes the claim",
                 "containers:\n- name: g\n  image: docker.io/grafana/grafana:13\n  env:\n  - {name: GF_PATHS_DATA, value: /var/lib/grafana/}\n  volumeMounts:\n  - {name: storage, mountPath: /var/lib/grafana}\nvolumes:\n- {name: storage, emptyDir: {}}\n",
@@ -808,7 +814,7 @@ mod tests {
             (
                 "a claim below it: already persistent",
                 "containers:\n- name: db\n  image: postgres:16\n  volumeMounts:\n  - {name: d, mountPath: /var/lib/postgresql/data}\nvolumes:\n- {name: d, persistentVolumeClaim: {claimName: pg}}\n",
-                &[("/var/lib/postgresql", Confidence::None)],
+                &[("/var/lib/postgresql/data", Confidence::None)],
             ),
             (
                 "a scratch emptyDir: medium",
@@ -818,7 +824,7 @@ mod tests {
             (
                 "a value from a Secret: medium",
                 "containers:\n- name: db\n  image: postgres:16\n  env:\n  - {name: PGDATA, valueFrom: {secretKeyRef: {name: s, key: k}}}\n",
-                &[("/var/lib/postgresql", Confidence::Medium)],
+                &[("/var/lib/postgresql/data", Confidence::Medium)],
             ),
             (
                 "group: the mounted alternative",
@@ -832,7 +838,7 @@ mod tests {
             ),
             (
                 "an ephemeral volume inside the data path: left alone",
-                "containers:\n- name: db\n  image: postgres:16\n  volumeMounts:\n  - {name: d, mountPath: /var/lib/postgresql/data}\nvolumes:\n- {name: d, ephemeral: {volumeClaimTemplate: {spec: {}}}}\n",
+                "containers:\n- name: db\n  image: postgres:18\n  volumeMounts:\n  - {name: d, mountPath: /var/lib/postgresql/data}\nvolumes:\n- {name: d, ephemeral: {volumeClaimTemplate: {spec: {}}}}\n",
                 &[("/var/lib/postgresql", Confidence::None)],
             ),
             ("stateless image: nothing", "containers:\n- name: n\n  image: nginx:1\n", &[]),
