@@ -103,24 +103,36 @@ pub struct DataPath {
     /// Only for tags whose major version is at least this, and for tags that
     /// carry none (`latest`, a digest): the image's current layout.
     pub major_from: Option<u64>,
+    /// Only for tags that contain this word (gitea's `1.22-rootless`).
+    pub tag_has: Option<String>,
+    /// Only for tags that do not contain this word (untagged images included).
+    pub tag_lacks: Option<String>,
     pub source: String,
+}
+
+/// An image's tag (`16.4-alpine`), if it has one.
+fn tag_of(image: &str) -> Option<&str> {
+    let no_digest = image.trim().split('@').next()?;
+    // `registry:5000/postgres` has a port, not a tag.
+    no_digest.rsplit_once(':').map(|(_, tag)| tag).filter(|tag| !tag.contains('/'))
 }
 
 /// The leading number of an image's tag: 16 for `postgres:16.4-alpine`.
 fn tag_major(image: &str) -> Option<u64> {
-    let no_digest = image.trim().split('@').next()?;
-    // `registry:5000/postgres` has a port, not a tag.
-    let (_, tag) = no_digest.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?;
-    let digits: String = tag.trim_start_matches('v').chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = tag_of(image)?.trim_start_matches('v').chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
-/// Whether a path's tag range takes in this image's tag.
-fn tag_fits(d: &DataPath, major: Option<u64>) -> bool {
-    match major {
+/// Whether a path's tag conditions take in this image's tag.
+fn tag_fits(d: &DataPath, image: &str) -> bool {
+    let tag = tag_of(image).unwrap_or_default();
+    let major = match tag_major(image) {
         Some(m) => d.major_below.is_none_or(|b| m < b) && d.major_from.is_none_or(|f| m >= f),
         None => d.major_below.is_none(),
-    }
+    };
+    major
+        && d.tag_has.as_deref().is_none_or(|w| tag.contains(w))
+        && d.tag_lacks.as_deref().is_none_or(|w| !tag.contains(w))
 }
 
 /// Arguments that switch a data path off: all of `args` (`--flag=value`,
@@ -418,9 +430,8 @@ impl Entry {
     pub fn data_paths(&self, image: &str, container: &Node, mounted: &dyn Fn(&str) -> bool) -> Vec<Located> {
         let repo = repository(image).unwrap_or_default();
         let args = Args::of(container);
-        let major = tag_major(image);
         let paths: Vec<(usize, &DataPath)> =
-            self.paths.iter().enumerate().filter(|(_, d)| self.applies(d, &repo) && tag_fits(d, major)).collect();
+            self.paths.iter().enumerate().filter(|(_, d)| self.applies(d, &repo) && tag_fits(d, image)).collect();
         let mut out: Vec<Located> = Vec::new();
         let mut groups_done: Vec<&str> = Vec::new();
         for (i, d) in &paths {
@@ -702,6 +713,24 @@ mod tests {
         assert_eq!(super::tag_major("postgres:latest"), None);
         assert_eq!(super::tag_major("postgres@sha256:abc"), None);
         assert_eq!(super::tag_major("nats:v2.10"), Some(2));
+    }
+
+    #[test]
+    fn tags_pick_the_layout() {
+        let c = Catalog::embedded();
+        let paths = |image: &str| -> Vec<String> {
+            let container =
+                crate::yaml::parse::parse(&format!("name: c\nimage: {image}\n"), &Default::default()).unwrap().unwrap();
+            c.lookup(image)
+                .map(|h| h.entry.data_paths(image, &container, &|_| false).into_iter().map(|l| l.path).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(paths("postgres:17-alpine"), ["/var/lib/postgresql/data"]);
+        assert_eq!(paths("postgres:18"), ["/var/lib/postgresql"]);
+        assert_eq!(paths("postgres"), ["/var/lib/postgresql"]);
+        assert_eq!(paths("docker.gitea.com/gitea:1.23-rootless"), ["/var/lib/gitea", "/etc/gitea"]);
+        assert_eq!(paths("gitea/gitea:1.23"), ["/data"]);
+        assert_eq!(paths("influxdb:1.8"), ["/var/lib/influxdb"]);
     }
 
     #[test]
