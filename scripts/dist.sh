@@ -81,7 +81,7 @@ if [[ -z "$bin" ]]; then
   [[ "$target" == "$host" ]] || die "--target $target is not this machine ($host): build it there, or pass --bin"
   echo "dist: cargo build --release --locked" >&2
   cargo build --release --locked >&2
-  bin="target/release/kubectl-persist$exe"
+  bin="${CARGO_TARGET_DIR:-target}/release/kubectl-persist$exe"
 fi
 [[ -f "$bin" ]] || die "$bin: no such binary"
 if [[ "$target" == "$host" ]]; then

@@ -115,7 +115,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print a shell completion script (bash, zsh, fish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(before_help = COMPLETION_EXAMPLES, help_template = TEMPLATE)]
     Completion {
         #[arg(value_enum)]
@@ -353,11 +353,45 @@ impl RunArgs {
     }
 }
 
-/// Print a completion script for `shell`.
+/// Print a completion script for `shell`. Bash's asks `kubectl-persist
+/// __complete`, the engine behind `kubectl persist <TAB>`, so both give the
+/// same candidates (object names, contexts, storage classes included); the
+/// other shells get clap's static scripts (flags and their fixed values).
 pub fn completion(shell: Shell, out: &mut dyn std::io::Write) {
+    if shell == Shell::Bash {
+        let _ = out.write_all(BASH_COMPLETION.as_bytes());
+        return;
+    }
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "kubectl-persist", out);
 }
+
+/// Bash completion through `kubectl-persist __complete` (Cobra's protocol:
+/// candidates, a tab and a description per line, then `:DIRECTIVE`).
+const BASH_COMPLETION: &str = r#"# bash completion for kubectl-persist: source <(kubectl-persist completion bash)
+_kubectl_persist() {
+    local line="${COMP_LINE:0:COMP_POINT}" words cur out directive c
+    read -ra words <<< "$line"
+    [[ "$line" == *[[:space:]] ]] && words+=("")
+    cur="${words[${#words[@]}-1]}"
+    out=$("${words[0]}" __complete "${words[@]:1}" 2>/dev/null) || return 0
+    directive="${out##*:}"
+    out="${out%:*}"
+    COMPREPLY=()
+    # bash completes only what follows the last '=' or ':' of the word.
+    local head="${cur%[=:]*}"
+    [[ "$head" == "$cur" ]] && head="" || head="${cur:0:${#head}+1}"
+    while IFS=$'	' read -r c _; do
+        [[ -n "$c" ]] && COMPREPLY+=("${c#"$head"}")
+    done <<< "$out"
+    (( directive & 2 )) && compopt -o nospace 2>/dev/null
+    if (( ${#COMPREPLY[@]} == 0 )) && ! (( directive & 4 )); then
+        compopt -o default 2>/dev/null
+    fi
+    return 0
+}
+complete -F _kubectl_persist kubectl-persist
+"#;
 
 #[cfg(test)]
 mod tests {

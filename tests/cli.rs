@@ -169,15 +169,6 @@ fn the_output_is_a_fixed_point() {
 }
 
 #[test]
-fn completion_scripts() {
-    for shell in ["bash", "zsh", "fish", "powershell"] {
-        let (code, out, err) = run(&["completion", shell], b"");
-        assert_eq!(code, 0, "{shell}: {err}");
-        assert!(out.contains("storage-class"), "{shell}");
-    }
-}
-
-#[test]
 fn catalogs_from_the_config_file_and_the_flag_extend_detection() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = "version: 1\nimages:\n  - id: acme-store\n    match: [acme/store]\n    paths:\n      - path: /var/lib/store\n        source: https://example.com/acme/store\n    size: 3Gi\n";

@@ -143,7 +143,8 @@ fn completion_without_a_cluster_is_silent_and_quick() {
 
 #[test]
 fn completion_scripts_for_every_shell() {
-    for shell in ["bash", "zsh", "fish", "powershell"] {
+    // clap's static scripts; bash's asks the binary (tested above).
+    for shell in ["zsh", "fish", "powershell"] {
         let (code, out, err) = common::run(&["completion", shell], b"");
         assert_eq!(code, 0, "{shell}: {err}");
         assert!(
@@ -152,4 +153,40 @@ fn completion_scripts_for_every_shell() {
         );
         assert!(!out.contains("__complete"), "{shell}: the hidden mode is not offered:\n{out}");
     }
+    let (code, out, _) = common::run(&["completion", "bash"], b"");
+    assert!(code == 0 && out.contains("complete -F _kubectl_persist kubectl-persist"), "{out}");
+}
+
+/// `kubectl-persist <TAB>` with the script of `kubectl-persist completion
+/// bash`: the same engine as the kubectl path, so the same candidates,
+/// subcommands and names from files included.
+fn own_tab(line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(persist_bin(), dir.path().join("kubectl-persist")).unwrap();
+    let script = format!(
+        r#"source <(kubectl-persist completion bash)
+COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}
+read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$((${{#COMP_WORDS[@]}}-1))
+_kubectl_persist
+printf '%s\n' "${{COMPREPLY[@]}}""#
+    );
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("bash").arg("-c").arg(script).env("PATH", path).current_dir(repo()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+#[test]
+fn the_own_bash_script_gives_the_same_candidates() {
+    if !bash_present() {
+        return;
+    }
+    assert_eq!(own_tab("kubectl-persist --mo"), ["--mode"]);
+    assert_eq!(own_tab("kubectl-persist --mode "), ["statefulset", "pvc"]);
+    assert_eq!(own_tab("kubectl-persist status -o "), ["table", "json", "yaml"]);
+    assert!(own_tab("kubectl-persist completion ").contains(&"zsh".to_string()));
+    assert_eq!(own_tab("kubectl-persist -f examples/blog.yaml deployment/"), ["deployment/my-blog"]);
+    // bash completes what follows '=': the candidate comes without the flag.
+    assert_eq!(own_tab("kubectl-persist --dry-run=cl"), ["client"]);
 }
