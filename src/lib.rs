@@ -473,8 +473,9 @@ impl Around {
                     around.services.insert((ns.clone(), o.name.clone()), is_hook(obj));
                     // A hook Service is gone once its hook ran: it cannot govern a StatefulSet.
                     if let Some(sel) = rules::headless::headless_selector(obj).filter(|_| !is_hook(obj)) {
-                        let (k, v) = sel[0].clone();
-                        around.headless.entry((ns, k, v)).or_default().push((i, o.name.clone(), sel));
+                        if let Some((k, v)) = sel.first().cloned() {
+                            around.headless.entry((ns, k, v)).or_default().push((i, o.name.clone(), sel));
+                        }
                     }
                 }
                 "PersistentVolumeClaim" => {

@@ -12,7 +12,11 @@ pub fn headless_selector(service: &Node) -> Option<Vec<(String, String)>> {
         return None;
     }
     let sel = spec.get("selector").filter(|s| !s.is_empty())?;
-    Some(sel.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
+    // A selector whose values are not strings (no valid Service has one)
+    // selects nothing.
+    let pairs: Vec<(String, String)> =
+        sel.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect();
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 /// Does this Service object select the pods with these labels, headless?
@@ -55,6 +59,8 @@ mod tests {
         assert!(!selects(&svc("spec:\n  selector: {app: web}\n"), &labels));
         assert!(!selects(&svc("spec:\n  clusterIP: None\n  selector: {app: db}\n"), &labels));
         assert!(!selects(&svc("spec:\n  clusterIP: None\n"), &labels));
+        // Found by the fuzzer: a selector value that is a map selected nothing and panicked.
+        assert_eq!(headless_selector(&svc("spec:\n  clusterIP: None\n  selector:\n    a:\n      b: c\n")), None);
         assert_eq!(default_name("web"), "web-headless");
         assert!(default_name(&"a".repeat(70)).len() <= 63);
     }
