@@ -177,10 +177,14 @@ pub fn diff(out: &Outcome, names: &[String]) -> String {
         let input = names.get(d.input).map(String::as_str).unwrap_or("-");
         let a = if d.added { "/dev/null".to_string() } else { format!("a/{input}: {}", d.label) };
         let b = format!("b/{input}: {}", d.label);
-        let text = TextDiff::from_lines(before.as_str(), after.as_str());
-        s.push_str(&text.unified_diff().context_radius(3).header(&a, &b).to_string());
+        s.push_str(&unified_diff(&before, &after, &a, &b));
     }
     s
+}
+
+/// A unified diff of two texts, with three lines of context.
+pub fn unified_diff(before: &str, after: &str, from: &str, to: &str) -> String {
+    TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(from, to).to_string()
 }
 
 /// Mask Secret values in a document's text, keeping everything else.

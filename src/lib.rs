@@ -271,18 +271,9 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
         // The live serviceName must name a Service the release keeps.
         let service = obj.str_at(&["spec", "serviceName"]).unwrap_or_default().to_string();
         if !service.is_empty() && !has_service(s, ns, &service) {
-            let pairs = |n: Option<&Node>| -> Vec<(String, String)> {
-                n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
-                    .unwrap_or_default()
-            };
-            let labels = pairs(obj.path(&["metadata", "labels"]));
-            let selector = pairs(obj.path(&["spec", "selector", "matchLabels"]));
-            let inherited: Vec<(&'static str, String)> = INHERITED_ANNOTATIONS
-                .iter()
-                .filter_map(|&k| {
-                    Some((k, obj.path(&["metadata", "annotations", k]).and_then(Node::as_str)?.to_string()))
-                })
-                .collect();
+            let labels = rules::pairs(obj.path(&["metadata", "labels"]));
+            let selector = rules::pairs(obj.path(&["spec", "selector", "matchLabels"]));
+            let inherited = inherited_annotations(obj);
             let svc = rules::headless::service(
                 &service,
                 o.namespace.as_deref().filter(|n| !n.is_empty()),
@@ -674,18 +665,10 @@ fn rewrite_workload(
     }
     // What the rest of the stream says.
     let ns = info.effective_ns(opts.namespace.as_deref()).map(str::to_string);
-    let pod_labels: Vec<(String, String)> = obj
-        .path(&["spec", "template", "metadata", "labels"])
-        .map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
-        .unwrap_or_default();
+    let pod_labels = rules::pairs(obj.path(&["spec", "template", "metadata", "labels"]));
     let headless = around.headless_for(ns.as_deref(), &pod_labels);
     let claim_modes = |name: &str| around.claims.get(&(ns.clone(), name.to_string())).cloned();
-    // New objects belong where the workload belongs: Helm 4 files them with its
-    // template, and Helm adopts them into the release on the next upgrade.
-    let inherited: Vec<(&'static str, String)> = INHERITED_ANNOTATIONS
-        .iter()
-        .filter_map(|&k| Some((k, obj.path(&["metadata", "annotations", k]).and_then(Node::as_str)?.to_string())))
-        .collect();
+    let inherited = inherited_annotations(obj);
     let env = persist::Env {
         name: &info.name,
         namespace: info.namespace.as_deref().filter(|n| !n.is_empty()),
@@ -866,6 +849,16 @@ fn render<'a>(s: Stream<'a>, notes: Vec<Note>, limits: &Limits) -> Result<Outcom
 }
 
 /// An anchor whose content changed while aliases still refer to it.
+/// The annotations new objects copy from the workload that caused them: they
+/// belong where it belongs (Helm 4 files them with its template, and Helm
+/// adopts them into the release on the next upgrade).
+fn inherited_annotations(obj: &Node) -> Vec<(&'static str, String)> {
+    INHERITED_ANNOTATIONS
+        .iter()
+        .filter_map(|&k| Some((k, obj.path(&["metadata", "annotations", k]).and_then(Node::as_str)?.to_string())))
+        .collect()
+}
+
 /// A Helm hook: created for its hook, and deleted by policy.
 fn is_hook(obj: &Node) -> bool {
     obj.path(&["metadata", "annotations", "helm.sh/hook"]).is_some()

@@ -19,6 +19,7 @@
 
 use serde_json::{json, Value};
 
+use crate::rules::scale_targets::SCALERS;
 use crate::{Input, Outcome};
 
 /// The annotation that remembers the Deployment's replicas during a switch.
@@ -421,8 +422,6 @@ pub fn rollback(plan: &LivePlan, done: usize, snapshot: &Snapshot) -> Vec<Op> {
     }
     undo
 }
-
-const SCALERS: [&str; 3] = ["HorizontalPodAutoscaler", "VerticalPodAutoscaler", "ScaledObject"];
 
 /// The patch that takes an object patched with `patch` back to its snapshot
 /// state (unguarded: its generation moved with the patch).

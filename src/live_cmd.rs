@@ -219,9 +219,7 @@ fn server_diff(snapshot: &Snapshot, answers: &[Value]) -> String {
         let after = live::yaml_stream(std::slice::from_ref(a));
         let from = if before.is_some() { format!("a/<cluster>: {label}") } else { "/dev/null".into() };
         let to = format!("b/<server dry run>: {label}");
-        let before = before.unwrap_or_default();
-        let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
-        out.push_str(&diff.unified_diff().context_radius(3).header(&from, &to).to_string());
+        out.push_str(&emit::unified_diff(&before.unwrap_or_default(), &after, &from, &to));
     }
     out
 }

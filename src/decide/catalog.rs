@@ -633,6 +633,12 @@ fn locate(d: &DataPath, index: usize, container: &Node, args: &Args, keep_out: &
         vec![Located { path: values::normalize_path(&d.path), index, how, moved: !known, known }]
     };
     let default_path = values::normalize_path(&d.path);
+    let below = |p: &str| p.starts_with(&format!("{}/", default_path.trim_end_matches('/')));
+    // Content the image ships at or below the default path: no claim goes there.
+    let shipped = keep_out.iter().any(|k| {
+        let k = values::normalize_path(&k.path);
+        k == default_path || below(&k)
+    });
     let moved_to = |value: &str, how: String| match value_paths(value, workdir, d.file) {
         Some(ps) => ps
             .into_iter()
@@ -641,11 +647,6 @@ fn locate(d: &DataPath, index: usize, container: &Node, args: &Args, keep_out: &
                 // the claim goes on the default path, the image's VOLUME, which
                 // holds it. A claim on the data directory itself would put a
                 // volume's lost+found in it, which initdb refuses.
-                let below = |p: &str| p.starts_with(&format!("{}/", default_path.trim_end_matches('/')));
-                let shipped = keep_out.iter().any(|k| {
-                    let k = values::normalize_path(&k.path);
-                    k == default_path || below(&k)
-                });
                 let inside = below(&path) && !shipped;
                 let (path, how) = if inside {
                     (default_path.clone(), format!("{how}, inside {default_path}"))

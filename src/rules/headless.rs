@@ -11,11 +11,9 @@ pub fn headless_selector(service: &Node) -> Option<Vec<(String, String)>> {
     if spec.str_at(&["clusterIP"]) != Some("None") {
         return None;
     }
-    let sel = spec.get("selector").filter(|s| !s.is_empty())?;
     // A selector whose values are not strings (no valid Service has one)
     // selects nothing.
-    let pairs: Vec<(String, String)> =
-        sel.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect();
+    let pairs = super::pairs(spec.get("selector"));
     (!pairs.is_empty()).then_some(pairs)
 }
 

@@ -68,6 +68,11 @@ pub fn container_names(pod: &Node, field: &str) -> Vec<String> {
 }
 
 /// A new string-to-string mapping (labels, annotations, selectors).
+/// A string map's entries (labels, a selector), owned; none for a missing node.
+pub fn pairs(n: Option<&Node>) -> Vec<(String, String)> {
+    n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect()).unwrap_or_default()
+}
+
 pub fn string_map<K: AsRef<str>>(pairs: &[(K, String)]) -> Node {
     pairs.iter().fold(Node::map(), |m, (k, v)| m.with(k.as_ref(), Node::str(v.as_str())))
 }

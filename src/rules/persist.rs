@@ -3,7 +3,7 @@
 use super::add_claim::{self, ClaimSpec};
 use super::locate::{locate, Located};
 use super::{
-    add_mount, fit_name, fs_group, headless, pod_spec, pod_spec_mut, strategy, to_statefulset, verify, Change,
+    add_mount, fit_name, fs_group, headless, pairs, pod_spec, pod_spec_mut, strategy, to_statefulset, verify, Change,
 };
 use crate::decide::select::WorkloadKind;
 use crate::decide::{Mode, Plan};
@@ -33,10 +33,6 @@ pub struct Rewritten {
     pub warnings: Vec<String>,
     /// The Deployment became a StatefulSet.
     pub converted: bool,
-}
-
-fn pairs(n: Option<&Node>) -> Vec<(String, String)> {
-    n.map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect()).unwrap_or_default()
 }
 
 /// Rewrite `obj` (a workload) by `plan`. `before` is the object as the input

@@ -49,10 +49,7 @@ pub fn apply(obj: &mut Node, service_name: &str) -> RuleResult {
     if obj.remove("status").is_some() {
         changes.push(Change("dropped status".into()));
     }
-    let template_labels: Vec<(String, String)> = obj
-        .path(&["spec", "template", "metadata", "labels"])
-        .map(|l| l.string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect())
-        .unwrap_or_default();
+    let template_labels = super::pairs(obj.path(&["spec", "template", "metadata", "labels"]));
     let spec = obj.get_mut("spec").ok_or("the Deployment has no spec")?;
     editable(spec, "spec")?;
     for f in DEPLOYMENT_ONLY {
