@@ -657,11 +657,31 @@ mod tests {
         }
     }
 
-    /// The reads every run starts with.
+    /// The reads every run starts with, for a Deployment with no StatefulSet
+    /// of its name and no autoscalers.
     fn reads(d: Value) -> Vec<mock::Step> {
+        reads_with(d, None, Autoscalers::default())
+    }
+
+    /// The autoscalers a namespace has; `vpas: None`: the VPA API is not installed.
+    #[derive(Default)]
+    struct Autoscalers {
+        hpas: Vec<Value>,
+        vpas: Option<Vec<Value>>,
+        keda: Vec<Value>,
+    }
+
+    /// The reads of a run: the Deployment, the StatefulSet of its name (`None`:
+    /// 404), the namespace's workloads, Services, claims and autoscalers.
+    fn reads_with(d: Value, sts: Option<Value>, a: Autoscalers) -> Vec<mock::Step> {
+        let sts_path = "/apis/apps/v1/namespaces/demo/statefulsets/web";
+        let vpa_path = "/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers";
         vec![
             step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", d),
-            status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
+            match sts {
+                Some(s) => step("GET", sts_path, s),
+                None => status("GET", sts_path, 404, "not found"),
+            },
             step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
             step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
             step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
@@ -669,10 +689,13 @@ mod tests {
             step(
                 "GET",
                 "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
-                list("HorizontalPodAutoscaler", vec![]),
+                list("HorizontalPodAutoscaler", a.hpas),
             ),
-            not_installed("/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers"),
-            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![])),
+            match a.vpas {
+                Some(v) => step("GET", vpa_path, list("VerticalPodAutoscaler", v)),
+                None => not_installed(vpa_path),
+            },
+            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", a.keda)),
         ]
     }
 
@@ -814,23 +837,9 @@ mod tests {
         // Interrupted after scaling down: replicas 0, the count remembered, the StatefulSet there.
         let mut d = deployment(0);
         d["metadata"]["annotations"] = json!({live::REPLICAS_ANNOTATION: "2"});
-        let mut steps = vec![
-            step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", d.clone()),
-            // The half-done check finds the StatefulSet of the first run.
-            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", sts(0, 0)),
-        ];
+        // The half-done check finds the StatefulSet of the first run.
+        let mut steps = reads_with(d, Some(sts(0, 0)), Autoscalers::default());
         steps.extend([
-            step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
-            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
-            step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
-            step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
-            step(
-                "GET",
-                "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
-                list("HorizontalPodAutoscaler", vec![]),
-            ),
-            not_installed("/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers"),
-            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![])),
             step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
             step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
             step("PATCH", "/apis/apps/v1/namespaces/demo/statefulsets/web?", sts(0, 0)),
@@ -885,24 +894,9 @@ mod tests {
         let mut other = vpa.clone();
         other["metadata"]["name"] = json!("api");
         other["spec"]["targetRef"]["name"] = json!("api");
-        let steps = vec![
-            step("GET", "/apis/apps/v1/namespaces/demo/deployments/web", deployment(1)),
-            status("GET", "/apis/apps/v1/namespaces/demo/statefulsets/web", 404, "not found"),
-            step("GET", "/apis/apps/v1/namespaces/demo/deployments?", list("Deployment", vec![])),
-            step("GET", "/apis/apps/v1/namespaces/demo/statefulsets?", list("StatefulSet", vec![])),
-            step("GET", "/api/v1/namespaces/demo/services", list("Service", vec![])),
-            step("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", list("PersistentVolumeClaim", vec![])),
-            step(
-                "GET",
-                "/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers",
-                list("HorizontalPodAutoscaler", vec![hpa]),
-            ),
-            step(
-                "GET",
-                "/apis/autoscaling.k8s.io/v1/namespaces/demo/verticalpodautoscalers",
-                list("VerticalPodAutoscaler", vec![vpa, other]),
-            ),
-            step("GET", "/apis/keda.sh/v1alpha1/namespaces/demo/scaledobjects", list("ScaledObject", vec![keda])),
+        let autoscalers = Autoscalers { hpas: vec![hpa], vpas: Some(vec![vpa, other]), keda: vec![keda] };
+        let mut steps = reads_with(deployment(1), None, autoscalers);
+        steps.extend([
             step("GET", "/apis/storage.k8s.io/v1/storageclasses", list("StorageClass", vec![])),
             step("PATCH", "/api/v1/namespaces/demo/services/web-headless?", json!({"kind": "Service"})),
             step("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web?", deployment(1)),
@@ -918,7 +912,7 @@ mod tests {
                 "/apis/apps/v1/namespaces/demo/deployments/web",
                 json!({"kind": "Status", "status": "Success"}),
             ),
-        ];
+        ]);
         let (out, seen) = scenario(steps, args(false, DryRun::None)).await;
         out.unwrap();
         for (_, _, body) in &seen[16..19] {

@@ -11,23 +11,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{persist_bin, repo, require};
+use common::{kubectl, persist_bin, repo, require};
 
 const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";
-
-fn kubectl() -> Option<PathBuf> {
-    let found =
-        std::env::var_os("KUBECTL135_BIN").map(PathBuf::from).filter(|p| p.exists()).or_else(|| which("kubectl"));
-    require(found.is_some(), "kubectl (KUBECTL135_BIN from ../shared/tools/install-helm.sh, or on PATH)")
-        .then(|| found.unwrap())
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
-}
 
 /// A folder holding what a user puts on PATH: kubectl, kubectl-persist and
 /// kubectl_complete-persist.

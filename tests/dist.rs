@@ -12,11 +12,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{persist_bin, repo, require};
+use common::{kubectl, persist_bin, repo, require};
 use serde_json::Value;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -69,15 +69,6 @@ fn dist() -> &'static Path {
 
 fn helm4_present() -> bool {
     std::env::var_os("HELM4_BIN").is_some_and(|p| Path::new(&p).exists())
-}
-
-fn kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("KUBECTL135_BIN")
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("kubectl")).find(|p| p.is_file()));
-    require(found.is_some(), "kubectl (KUBECTL135_BIN from ../shared/tools/install-helm.sh, or on PATH)")
-        .then(|| found.unwrap())
 }
 
 fn sha256(path: &Path) -> String {

@@ -12,18 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{repo, require};
+use common::{kubectl, repo};
 use kubectl_persist::yaml::{self, split, Limits};
 use serde_json::Value;
-
-fn kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("KUBECTL135_BIN")
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("kubectl")).find(|p| p.is_file()));
-    require(found.is_some(), "kubectl (KUBECTL135_BIN from ../shared/tools/install-helm.sh, or on PATH)")
-        .then(|| found.unwrap())
-}
 
 /// Every object of a stream (List items flattened, as kustomize does), by
 /// kind, namespace and name.

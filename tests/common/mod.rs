@@ -29,6 +29,17 @@ pub fn require(present: bool, what: &str) -> bool {
     false
 }
 
+/// kubectl: KUBECTL135_BIN (../shared/tools/install-helm.sh), else PATH;
+/// `None` (after saying so, or failing with CI=true) when there is none.
+pub fn kubectl() -> Option<PathBuf> {
+    let found = std::env::var_os("KUBECTL135_BIN")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("kubectl")).find(|p| p.is_file()));
+    require(found.is_some(), "kubectl (KUBECTL135_BIN from ../shared/tools/install-helm.sh, or on PATH)")
+        .then(|| found.unwrap())
+}
+
 /// The corpus renders, sorted; `None` (after saying so) when absent.
 pub fn corpus_files() -> Option<Vec<PathBuf>> {
     let dir = shared().join("corpus/rendered");
