@@ -68,8 +68,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         if file.cluster == Some(kubectl_persist::decide::config::ClusterSetting::Auto) {
             cfg.live.cluster = true;
         }
+        if cfg.live.carry.is_none() {
+            if let Some(c) = &file.carry {
+                let mode = kubectl_persist::carry::Mode::parse(c)
+                    .map_err(|e| anyhow::anyhow!("{}: carry: {e}", path.display()))?;
+                cfg.live.carry = Some(mode);
+            }
+        }
+        if cfg.live.helper_image.is_none() {
+            cfg.live.helper_image = file.helper_image.clone();
+        }
         cfg.opts.config = Some(file);
     }
+    cfg.opts.carry = cfg.live.carry.unwrap_or_default();
+    cfg.opts.helper_image = cfg.live.helper_image.clone();
     for path in &cfg.catalog_files {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the catalog file", path.display()))?;
@@ -77,8 +89,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     // Without -f, TYPE/NAME means live objects, and so do -l and --all when
     // nothing is piped in.
+    // A stream on stdin (a pipe or a file: how Helm calls a post-renderer)
+    // is always rendered, TYPE/NAME narrowing it: a render never writes to a
+    // cluster.
     let broad = cfg.opts.selector.is_some() || cfg.all;
-    if cfg.filenames.is_empty() && (!cfg.opts.targets.is_empty() || (broad && nothing_piped())) {
+    if cfg.filenames.is_empty() && (!cfg.opts.targets.is_empty() || broad) && nothing_piped() {
         if cfg.live.cluster {
             return Err(Exit::Usage(
                 "--cluster is for rendering (-f or stdin); live objects are always read from the cluster".into(),
@@ -110,7 +125,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if cfg.live.cluster {
         // Post-rendering for a release that runs: keep what the live
         // StatefulSets cannot change.
-        let (ns, live) = crate::live_cmd::live_workloads(&cfg.live, &inputs, cfg.opts.namespace.as_deref())?;
+        // Helm passes post-renderers no flags, only its environment: the
+        // release namespace is HELM_NAMESPACE when it is set there.
+        let helm_ns = std::env::var("HELM_NAMESPACE").ok().filter(|n| !n.is_empty());
+        let ns = cfg.opts.namespace.clone().or(helm_ns);
+        let (ns, live) = crate::live_cmd::live_workloads(&cfg.live, &inputs, ns.as_deref())?;
         if cfg.explain {
             let found = if live.is_empty() {
                 "no live workload of these names".to_string()

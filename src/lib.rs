@@ -17,6 +17,7 @@
 //! terminals and clusters.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod carry;
 pub mod decide;
 pub mod emit;
 pub mod error;
@@ -84,6 +85,12 @@ pub struct Options {
     pub parse_all: bool,
     /// Size of a claim when nothing else says.
     pub default_size: String,
+    /// `--carry`: a live switch copies the running pods' data into the new
+    /// claims; with `--cluster`, a render that would start a running app on
+    /// empty claims is refused unless this is `none`.
+    pub carry: carry::Mode,
+    /// `--helper-image` (or the config file's `helperImage`).
+    pub helper_image: Option<String>,
 }
 
 impl Default for Options {
@@ -106,7 +113,49 @@ impl Default for Options {
             limits: Limits::default(),
             parse_all: false,
             default_size: "1Gi".into(),
+            carry: carry::Mode::Auto,
+            helper_image: None,
         }
+    }
+}
+
+impl Options {
+    /// The command-line flags that make this rewrite again (`--path`,
+    /// `--mode`, `--size`, ...), for the commands the tool suggests. A
+    /// `--config` file is named by a placeholder.
+    pub fn rewrite_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut flag = |name: &str, value: String| {
+            args.push(format!("--{name}"));
+            args.push(value);
+        };
+        for (c, p) in &self.paths {
+            flag("path", c.as_ref().map(|c| format!("{c}:{p}")).unwrap_or_else(|| p.clone()));
+        }
+        if let Some(m) = self.mode {
+            flag("mode", m.as_str().into());
+        }
+        if let Some(size) = &self.size {
+            flag("size", size.clone());
+        }
+        if let Some(class) = &self.storage_class {
+            flag("storage-class", class.clone());
+        }
+        if let Some(modes) = &self.access_modes {
+            flag("access-mode", modes.join(","));
+        }
+        if let Some(gid) = self.fs_group {
+            flag("fs-group", gid.to_string());
+        }
+        match self.detect {
+            detect::Level::Off => flag("detect", "off".into()),
+            detect::Level::All => flag("detect", "all".into()),
+            detect::Level::Safe => {}
+        }
+        if self.config.is_some() {
+            flag("config", "YOUR-CONFIG-FILE".into());
+        }
+        args
     }
 }
 
@@ -216,14 +265,17 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
                     && l["metadata"]["namespace"].as_str() == ns.or(Some("default"))
             })
         };
-        if kind == Some("StatefulSet") {
-            if let Some(d) = live_of("Deployment") {
-                pvc_mode_claims_stay(obj, d, &o.name).map_err(|msg| {
-                    let mut at = s.doc_ref(o.id.doc, None);
-                    at.object = Some(format!("StatefulSet {}", o.name));
-                    Error::Rewrite { at: Box::new(at), msg }
-                })?;
+        if let Some(d) = live_of("Deployment").filter(|_| !is_hook(obj)) {
+            let fail = |msg: String| {
+                let mut at = s.doc_ref(o.id.doc, None);
+                at.object = Some(format!("{} {}", kind.unwrap_or_default(), o.name));
+                Error::Rewrite { at: Box::new(at), msg }
+            };
+            if kind == Some("StatefulSet") {
+                pvc_mode_claims_stay(obj, d, &o.name).map_err(fail)?;
             }
+            let desired = yaml::to_json(obj, &opts.limits).map_err(fail)?;
+            data_is_carried(&desired, d, opts).map_err(fail)?;
         }
         let Some(live) = live_of("StatefulSet") else {
             continue;
@@ -289,6 +341,60 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
         }
     }
     Ok(expansions)
+}
+
+/// A render must not start a running Deployment on new, empty claims while
+/// its pods still hold the data of those paths in emptyDirs or their
+/// container layer: Helm would replace the pods and the data would go with
+/// them. The live switch carries it; this says how (unless `--carry=none`).
+fn data_is_carried(desired: &serde_json::Value, live: &serde_json::Value, opts: &Options) -> Result<(), String> {
+    if opts.carry == carry::Mode::None {
+        return Ok(());
+    }
+    let runs = live["spec"]["replicas"].as_i64().unwrap_or(1) > 0 || live["status"]["replicas"].as_i64().unwrap_or(0) > 0;
+    if !runs {
+        return Ok(());
+    }
+    let spec = |v: &serde_json::Value| v["spec"]["template"]["spec"].clone();
+    let new_volumes: Vec<String> = if desired["kind"] == "StatefulSet" {
+        desired["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["metadata"]["name"].as_str().map(str::to_string))
+            .collect()
+    } else {
+        let live_claims: Vec<&str> = live["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+            .collect();
+        desired["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["persistentVolumeClaim"]["claimName"].as_str().is_some_and(|c| !live_claims.contains(&c)))
+            .filter_map(|v| v["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let units = carry::units(&spec(live), &spec(desired), &new_volumes);
+    if units.is_empty() {
+        return Ok(());
+    }
+    let name = live["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = live["metadata"]["namespace"].as_str().unwrap_or("default");
+    let paths: Vec<String> = units.iter().map(|u| format!("{}:{} ({})", u.container, u.path, u.describe_source())).collect();
+    let mut cmd = vec!["kubectl".to_string(), "persist".into(), format!("deployment/{name}"), "-n".into(), ns.into()];
+    cmd.extend(opts.rewrite_args());
+    Err(format!(
+        "deployment/{name} runs in namespace {ns} with its data in {}; this render would start it on new, empty claims \
+         and that data would be lost with its pods. Nothing was rendered. Carry the data into the claims first, with \
+         the running app:\n    {}\nthen run the same upgrade again; it keeps the claims and the data. (--carry=none \
+         starts on empty claims on purpose.)",
+        paths.join(", "),
+        cmd.join(" ")
+    ))
 }
 
 /// A Deployment that runs with data on claims (`--mode pvc`) must not come

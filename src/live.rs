@@ -19,6 +19,7 @@
 
 use serde_json::{json, Value};
 
+use crate::carry::{self, Unit};
 use crate::rules::scale_targets::SCALERS;
 use crate::{Input, Outcome};
 
@@ -121,6 +122,83 @@ pub enum Op {
     WaitRollout { key: Key },
     /// Delete with background propagation (claims are never deleted).
     Delete { key: Key },
+    /// Copy the running pods' data into the claims that will serve it
+    /// (creating them), verified, before the pods go.
+    Carry { job: Box<CarryJob> },
+}
+
+/// The claims a carry fills.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CarryClaims {
+    /// StatefulSet mode: ordinal N's claim of template T is `T-<statefulset>-N`,
+    /// the name the StatefulSet controller adopts.
+    Templates { statefulset: String, templates: Vec<Value>, labels: Value },
+    /// pvc mode: the standalone claims, shared by every pod.
+    Standalone(Vec<Value>),
+}
+
+/// What a carry copies: from the running pods of `workload` (selected by
+/// `selector`), each unit's path into its claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarryJob {
+    pub workload: Key,
+    pub selector: String,
+    pub units: Vec<Unit>,
+    pub claims: CarryClaims,
+    pub mode: carry::Mode,
+    pub helper_image: String,
+    /// The pods the workload will run (ordinals beyond the running pods start empty).
+    pub replicas: i64,
+    /// The pod template's nodeSelector, affinity and tolerations: the loader
+    /// pod goes where the app may run, so a claim bound for it suits the app.
+    pub placement: Value,
+}
+
+impl CarryJob {
+    /// The claim object a unit's claim name means for pod `ordinal`.
+    pub fn claim(&self, unit_claim: &str, ordinal: usize) -> Option<Value> {
+        match &self.claims {
+            CarryClaims::Templates { statefulset, templates, labels } => {
+                let t = templates.iter().find(|t| t["metadata"]["name"] == unit_claim)?;
+                let mut c = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": format!("{unit_claim}-{statefulset}-{ordinal}"),
+                                 "namespace": self.workload.namespace},
+                    "spec": t["spec"].clone()});
+                let mut l = labels.as_object().cloned().unwrap_or_default();
+                if let Some(tl) = t["metadata"]["labels"].as_object() {
+                    l.extend(tl.clone());
+                }
+                if !l.is_empty() {
+                    c["metadata"]["labels"] = Value::Object(l);
+                }
+                if let Some(a) = t["metadata"]["annotations"].as_object() {
+                    c["metadata"]["annotations"] = Value::Object(a.clone());
+                }
+                Some(c)
+            }
+            CarryClaims::Standalone(claims) => claims.iter().find(|c| c["metadata"]["name"] == unit_claim).cloned(),
+        }
+    }
+
+    /// Whether each pod has claims of its own (StatefulSet mode).
+    pub fn per_ordinal(&self) -> bool {
+        matches!(self.claims, CarryClaims::Templates { .. })
+    }
+
+    /// One line per unit, for the plan.
+    pub fn describe_units(&self) -> Vec<String> {
+        self.units
+            .iter()
+            .map(|u| {
+                let claim = match &self.claims {
+                    CarryClaims::Templates { statefulset, .. } => format!("claim {}-{statefulset}-<ordinal>", u.claim),
+                    CarryClaims::Standalone(_) => format!("claim {}", u.claim),
+                };
+                let sub = if u.dest_sub.is_empty() { String::new() } else { format!(" (subPath {})", u.dest_sub) };
+                format!("{}:{} ({}) → {claim}{sub}", u.container, u.path, u.describe_source())
+            })
+            .collect()
+    }
 }
 
 impl Op {
@@ -139,6 +217,7 @@ impl Op {
             | Op::WaitReady { key, .. }
             | Op::WaitRollout { key }
             | Op::Delete { key } => key.clone(),
+            Op::Carry { job } => job.workload.clone(),
         }
     }
 
@@ -154,6 +233,7 @@ impl Op {
                 format!("delete {key} (its claims stay)")
             }
             Op::Delete { key } => format!("delete {key}"),
+            Op::Carry { job } => format!("carry the data of {}'s pods into its claims", job.workload),
         }
     }
 }
@@ -229,11 +309,44 @@ pub fn guarded_patch(from: &Value, to: &Value, generation: Option<i64>) -> Value
     Value::Array(ops)
 }
 
+/// How a live run acts beyond the rewrite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `--wait`: add the readiness waits.
+    pub wait: bool,
+    /// `--carry`.
+    pub carry: carry::Mode,
+    /// `--helper-image`.
+    pub helper_image: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { wait: true, carry: carry::Mode::Auto, helper_image: carry::DEFAULT_HELPER_IMAGE.into() }
+    }
+}
+
+fn pod_spec_of(v: &Value) -> &Value {
+    &v["spec"]["template"]["spec"]
+}
+
+/// The scheduling fields of a workload's pod template.
+fn placement(v: &Value) -> Value {
+    let spec = pod_spec_of(v);
+    let mut p = serde_json::Map::new();
+    for f in ["nodeSelector", "affinity", "tolerations"] {
+        if !spec[f].is_null() {
+            p.insert(f.into(), spec[f].clone());
+        }
+    }
+    Value::Object(p)
+}
+
 /// Turn the transformer's outcome over a snapshot into operations.
 ///
-/// `outcome` must come from transforming `input(snapshot manifests)`;
-/// `wait` adds the readiness waits (`--wait`).
-pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePlan, String> {
+/// `outcome` must come from transforming `input(snapshot manifests)`.
+pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Result<LivePlan, String> {
+    let wait = settings.wait;
     let mut plan = LivePlan::default();
     let mut new_objects = Vec::new();
     let mut switches = Vec::new();
@@ -265,9 +378,10 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
                      then apply the output of `kubectl persist -f <its manifest> {key_before} ...`"
                 ));
             }
-            patches.push((key_before, guarded_patch(&live, &desired, rv)));
+            patches.push((key_before, guarded_patch(&live, &desired, rv), None));
         } else {
-            patches.push((key_before, guarded_patch(&live, &desired, rv)));
+            let carry = (before["kind"] == "Deployment").then(|| (live.clone(), desired.clone()));
+            patches.push((key_before, guarded_patch(&live, &desired, rv), carry));
         }
     }
     if new_objects.is_empty() && switches.is_empty() && patches.is_empty() {
@@ -280,11 +394,66 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
         plan.summary.push(format!("create {}", Key::of(o)));
     }
     let (scalers, others): (Vec<_>, Vec<_>) =
-        patches.into_iter().partition(|(k, _)| SCALERS.contains(&k.kind.as_str()));
-    for o in new_objects.iter().filter(|o| o["kind"] == "PersistentVolumeClaim") {
+        patches.into_iter().partition(|(k, _, _)| SCALERS.contains(&k.kind.as_str()));
+    // pvc mode: the claims a Deployment's running pods fill before it rolls.
+    let mut pvc_carries: Vec<(Key, CarryJob)> = Vec::new();
+    if settings.carry != carry::Mode::None {
+        for (key, _, c) in &others {
+            let Some((live, desired)) = c else { continue };
+            let live_claims: Vec<&str> = pod_spec_of(live)["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+                .collect();
+            let new_claims: Vec<&Value> = new_objects
+                .iter()
+                .filter(|o| o["kind"] == "PersistentVolumeClaim")
+                .filter(|o| o["metadata"]["name"].as_str().is_some_and(|n| !live_claims.contains(&n)))
+                .collect();
+            let volumes: Vec<String> = pod_spec_of(desired)["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| {
+                    v["persistentVolumeClaim"]["claimName"]
+                        .as_str()
+                        .is_some_and(|c| new_claims.iter().any(|o| o["metadata"]["name"] == c))
+                })
+                .filter_map(|v| v["name"].as_str().map(str::to_string))
+                .collect();
+            let units = carry::units(pod_spec_of(live), pod_spec_of(desired), &volumes);
+            if units.is_empty() {
+                continue;
+            }
+            let claims: Vec<Value> =
+                new_claims.iter().filter(|o| units.iter().any(|u| o["metadata"]["name"] == u.claim.as_str())).map(|o| (*o).clone()).collect();
+            let job = CarryJob {
+                workload: key.clone(),
+                selector: selector_string(live),
+                units,
+                claims: CarryClaims::Standalone(claims),
+                mode: settings.carry,
+                helper_image: settings.helper_image.clone(),
+                replicas: replicas_of(live),
+                placement: placement(live),
+            };
+            pvc_carries.push((key.clone(), job));
+        }
+    }
+    // A claim a carry fills is created by the carry (marked while it fills).
+    let carried = |o: &Value| {
+        pvc_carries.iter().any(|(_, j)| matches!(&j.claims, CarryClaims::Standalone(c) if c.iter().any(|c| c == o)))
+    };
+    for o in new_objects.iter().filter(|o| o["kind"] == "PersistentVolumeClaim" && !carried(o)) {
         plan.ops.push(Op::Apply { obj: o.clone() });
     }
-    for (key, patch) in &others {
+    for (key, patch, _) in &others {
+        if let Some((_, job)) = pvc_carries.iter().find(|(k, _)| k == key) {
+            plan.summary.push(format!("carry the data of the running pod of {key}:"));
+            plan.summary.extend(job.describe_units().into_iter().map(|l| format!("  {l}")));
+            plan.ops.push(Op::Carry { job: Box::new(job.clone()) });
+        }
         plan.summary.push(format!("patch {key}"));
         plan.ops.push(Op::Patch { key: key.clone(), patch: patch.clone() });
         if key.kind == "Deployment" && wait {
@@ -327,6 +496,35 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
         let mut full = first.clone();
         full["spec"]["replicas"] = json!(replicas);
         plan.ops.push(Op::Apply { obj: first });
+        let templates: Vec<Value> = desired["spec"]["volumeClaimTemplates"].as_array().cloned().unwrap_or_default();
+        let names: Vec<String> =
+            templates.iter().filter_map(|t| t["metadata"]["name"].as_str().map(str::to_string)).collect();
+        let units = carry::units(pod_spec_of(&live), pod_spec_of(&desired), &names);
+        let carries = settings.carry != carry::Mode::None && !units.is_empty();
+        if carries {
+            let job = CarryJob {
+                workload: dkey.clone(),
+                selector: selector_string(&live),
+                units,
+                claims: CarryClaims::Templates {
+                    statefulset: skey.name.clone(),
+                    templates,
+                    labels: desired["spec"]["selector"]["matchLabels"].clone(),
+                },
+                mode: settings.carry,
+                helper_image: settings.helper_image.clone(),
+                replicas,
+                placement: placement(&live),
+            };
+            plan.summary.push(format!("carry the data of the running pod{} of {dkey}:", if replicas == 1 { "" } else { "s" }));
+            plan.summary.extend(job.describe_units().into_iter().map(|l| format!("  {l}")));
+            plan.ops.push(Op::Carry { job: Box::new(job) });
+        } else if settings.carry == carry::Mode::None && !units.is_empty() {
+            plan.summary.push(format!(
+                "--carry=none: the StatefulSet starts on empty claims; what {dkey} holds in {} is not copied",
+                units.iter().map(|u| format!("{} ({})", u.path, u.describe_source())).collect::<Vec<_>>().join(", ")
+            ));
+        }
         plan.ops.push(Op::Scale { key: dkey.clone(), replicas: 0 });
         plan.ops.push(Op::WaitPodsGone { key: dkey.clone(), selector: selector_string(&live) });
         plan.ops.push(Op::Apply { obj: full });
@@ -339,11 +537,12 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, wait: bool) -> Result<LivePl
             None => format!("create {skey} with 0 replicas"),
         };
         plan.summary.push(format!(
-            "steps: {start}, scale {dkey} to 0 and wait for its pods to go, scale {skey} to {replicas}{}, delete {dkey}",
+            "steps: {start}, {}scale {dkey} to 0 and wait for its pods to go, scale {skey} to {replicas}{}, delete {dkey}",
+            if carries { "copy and verify the data, " } else { "" },
             if wait { " and wait until ready" } else { "" }
         ));
     }
-    for (key, patch) in &scalers {
+    for (key, patch, _) in &scalers {
         plan.summary.push(format!("point {key} at the StatefulSet"));
         plan.ops.push(Op::Patch { key: key.clone(), patch: patch.clone() });
     }
@@ -489,7 +688,8 @@ mod tests {
             ..Options::default()
         };
         let out = transform(&inputs, &opts).unwrap();
-        plan(snap, &out, wait).unwrap()
+        // The step sequences without a carry; carrying has its own tests.
+        plan(snap, &out, &Settings { wait, carry: carry::Mode::None, ..Settings::default() }).unwrap()
     }
 
     #[test]
@@ -538,6 +738,72 @@ mod tests {
         let p = run(&snap, "deployment/web", false);
         assert!(p.ops.iter().all(|o| !matches!(o, Op::WaitReady { .. })));
         assert!(p.ops.iter().any(|o| matches!(o, Op::WaitPodsGone { .. })));
+    }
+
+    fn plan_with(snap: &Snapshot, mode: Option<crate::decide::Mode>, carry: carry::Mode) -> LivePlan {
+        let manifests: Vec<Value> = snap.objects.iter().map(|(v, _)| v.clone()).collect();
+        let opts = Options {
+            targets: vec![crate::decide::select::Target::parse("deployment/web").unwrap()],
+            paths: vec![(None, "/data".into()), (None, "/cache".into())],
+            mode,
+            ..Options::default()
+        };
+        let inputs = [input(&manifests)];
+        let out = transform(&inputs, &opts).unwrap();
+        plan(snap, &out, &Settings { carry, ..Settings::default() }).unwrap()
+    }
+
+    fn with_cache_emptydir(mut d: Value) -> Value {
+        d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "cache", "mountPath": "/cache"}]);
+        d["spec"]["template"]["spec"]["volumes"] = json!([{"name": "cache", "emptyDir": {}}]);
+        d["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"});
+        d
+    }
+
+    #[test]
+    fn a_switch_carries_the_data_after_the_statefulset_exists_and_before_the_pods_go() {
+        let snap = snapshot(&[with_cache_emptydir(deployment(1))]);
+        let p = plan_with(&snap, None, carry::Mode::Auto);
+        let steps: Vec<String> = p.ops.iter().map(Op::describe).collect();
+        let at = |s: &str| steps.iter().position(|x| x.starts_with(s)).unwrap_or_else(|| panic!("{s}: {steps:?}"));
+        assert!(at("apply statefulset/web") < at("carry the data"), "{steps:?}");
+        assert!(at("carry the data") < at("scale deployment/web to 0"), "{steps:?}");
+        let Op::Carry { job } = &p.ops[at("carry the data")] else { unreachable!() };
+        let got: Vec<(&str, &carry::Source)> = job.units.iter().map(|u| (u.path.as_str(), &u.source)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/cache", &carry::Source::EmptyDir { volume: "cache".into(), sub: String::new() }),
+                ("/data", &carry::Source::Layer),
+            ]
+        );
+        let claim = job.claim("cache", 0).unwrap();
+        assert_eq!(claim["metadata"]["name"], "cache-web-0", "the name the StatefulSet controller adopts");
+        assert_eq!(claim["metadata"]["labels"]["app"], "web");
+        assert_eq!(job.placement, json!({"nodeSelector": {"disk": "ssd"}}));
+        assert!(p.summary.iter().any(|l| l.contains("web:/cache (emptyDir cache) → claim cache-web-<ordinal>")), "{:?}", p.summary);
+        // --carry=none says what it leaves behind, and copies nothing.
+        let p = plan_with(&snap, None, carry::Mode::None);
+        assert!(!p.ops.iter().any(|o| matches!(o, Op::Carry { .. })));
+        assert!(p.summary.iter().any(|l| l.starts_with("--carry=none: the StatefulSet starts on empty claims")), "{:?}", p.summary);
+    }
+
+    #[test]
+    fn pvc_mode_carries_into_the_claims_before_the_deployment_rolls() {
+        let snap = snapshot(&[with_cache_emptydir(deployment(1))]);
+        let p = plan_with(&snap, Some(crate::decide::Mode::Pvc), carry::Mode::Auto);
+        let steps: Vec<String> = p.ops.iter().map(Op::describe).collect();
+        let carry_at = steps.iter().position(|s| s.starts_with("carry the data")).expect("a carry");
+        let patch_at = steps.iter().position(|s| s == "patch deployment/web").expect("a patch");
+        assert!(carry_at < patch_at, "{steps:?}");
+        // The carry creates its claims; they are not applied beforehand.
+        assert!(!steps.iter().any(|s| s.starts_with("apply persistentvolumeclaim/")), "{steps:?}");
+        let Op::Carry { job } = &p.ops[carry_at] else { unreachable!() };
+        assert!(!job.per_ordinal());
+        for u in &job.units {
+            assert!(job.claim(&u.claim, 0).is_some(), "{u:?}");
+            assert!(job.claim(&u.claim, 5).is_some(), "one set of claims for every pod");
+        }
     }
 
     #[test]
@@ -591,7 +857,7 @@ mod tests {
         };
         let inputs = [input(&manifests)];
         let out = transform(&inputs, &opts).unwrap();
-        plan(snap, &out, true)
+        plan(snap, &out, &Settings::default())
     }
 
     #[test]

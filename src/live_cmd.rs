@@ -66,6 +66,19 @@ pub struct LiveArgs {
     /// names and keep their immutable fields, so `helm upgrade` keeps working.
     #[arg(long, help_heading = "Cluster")]
     pub cluster: bool,
+
+    /// Copy what the running pod holds at each persisted path (emptyDir or
+    /// container layer) into its new claim, verified, before the pod goes:
+    /// auto (the one running pod; refused when several run), per-pod (pod N's
+    /// data into ordinal N's claims), none (start on empty claims) [default: auto].
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto", value_parser = kubectl_persist::carry::Mode::parse, help_heading = "Cluster")]
+    pub carry: Option<kubectl_persist::carry::Mode>,
+
+    /// Image of the copy helpers (an ephemeral container in the app's pod and
+    /// a loader pod); needs sh, tar, find, stat, sort, sha256sum
+    /// [default: docker.io/library/busybox:1.37].
+    #[arg(long, value_name = "IMAGE", help_heading = "Cluster")]
+    pub helper_image: Option<String>,
 }
 
 impl Default for LiveArgs {
@@ -77,6 +90,8 @@ impl Default for LiveArgs {
             timeout: Duration::from_secs(300),
             force_conflicts: false,
             cluster: false,
+            carry: None,
+            helper_image: None,
         }
     }
 }
@@ -84,33 +99,8 @@ impl Default for LiveArgs {
 /// A duration as kubectl reads one (Go's syntax): `30s`, `5m`, `1h30m`,
 /// `1.5s`, `500ms`; a bare number means seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (examples: 30s, 5m, 1h30m, 1.5s)");
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    kubectl_persist::carry::parse_go_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration (examples: 30s, 5m, 1h30m, 1.5s)"))
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -160,11 +150,34 @@ pub async fn switch(
             Note::Explain(_) => {}
         }
     }
-    let plan = live::plan(&snapshot, &outcome, live.wait).map_err(anyhow::Error::msg)?;
+    let settings = live::Settings {
+        wait: live.wait,
+        carry: opts.carry,
+        helper_image: opts.helper_image.clone().unwrap_or_else(|| kubectl_persist::carry::DEFAULT_HELPER_IMAGE.into()),
+    };
+    let plan = live::plan(&snapshot, &outcome, &settings).map_err(anyhow::Error::msg)?;
     if plan.nothing_to_do {
         let names: Vec<String> = found.iter().map(|t| t.to_string()).collect();
         say(&format!("{} in namespace {ns}: already persistent; nothing to do", names.join(", ")));
         return Ok(String::new());
+    }
+    // Whether each carry can run (one pod, or --carry=per-pod; pods running;
+    // hooks readable), before anything changes; a dry run also says how much.
+    for op in &plan.ops {
+        let Op::Carry { job } = op else { continue };
+        let pre = cluster.carry_preflight(job, job.replicas).await?;
+        for l in &pre.lines {
+            say(l);
+        }
+        if live.dry_run != DryRun::None {
+            for p in &pre.pods {
+                let sizes = cluster.carry_sizes(job, p).await;
+                for (u, size) in job.units.iter().zip(sizes) {
+                    let size = size.map(kubectl_persist::carry::human_bytes).unwrap_or_else(|| "size unknown: the image has no du".into());
+                    say(&format!("would carry from pod {}: {}:{} ({}), {size}", p.name, u.container, u.path, u.describe_source()));
+                }
+            }
+        }
     }
     helm_notice(&snapshot, &found, opts);
     match live.dry_run {
@@ -306,9 +319,14 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
         std::process::exit(130);
     });
     let mut progress = |s: &str| say(&format!("  {s}"));
+    let mut carried: Vec<String> = Vec::new();
     for (i, op) in plan.ops.iter().enumerate() {
         say(&op.describe());
-        if let Err(e) = cluster.execute(op, false, live.force_conflicts, live.timeout, &mut progress).await {
+        let r = cluster.execute(op, false, live.force_conflicts, live.timeout, &mut progress).await;
+        if let (Op::Carry { .. }, Ok(Some(Value::String(line)))) = (op, &r) {
+            carried.push(line.clone());
+        }
+        if let Err(e) = r {
             let undo = live::rollback(plan, i, snapshot);
             let mut lines = vec![format!("step {} of {} failed: {}: {e:#}", i + 1, plan.ops.len(), op.describe())];
             let ran = &plan.ops[..i];
@@ -352,10 +370,12 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
         }
     }
     // The lines that say what became what, else the first.
-    let mut what: Vec<&str> = plan.summary.iter().filter(|l| l.contains('→')).map(String::as_str).collect();
+    let mut what: Vec<&str> =
+        plan.summary.iter().filter(|l| l.contains('→') && !l.starts_with(' ')).map(String::as_str).collect();
     if what.is_empty() {
         what.extend(plan.summary.first().map(String::as_str));
     }
+    what.extend(carried.iter().map(String::as_str));
     say(&format!("done: {}", what.join("; ")));
     Ok(())
 }
@@ -379,35 +399,8 @@ fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Ta
         };
         let ns = ns.map(|n| format!(" -n {n}")).unwrap_or_default();
         let mut args = String::new();
-        for (c, p) in &opts.paths {
-            let spec = c.as_ref().map(|c| format!("{c}:{p}")).unwrap_or_else(|| p.clone());
-            args.push_str(&format!(" --post-renderer-args=--path --post-renderer-args={spec}"));
-        }
-        let mut flag = |name: &str, value: &str| {
-            args.push_str(&format!(" --post-renderer-args=--{name} --post-renderer-args={value}"));
-        };
-        if let Some(m) = opts.mode {
-            flag("mode", m.as_str());
-        }
-        if let Some(size) = &opts.size {
-            flag("size", size);
-        }
-        if let Some(class) = &opts.storage_class {
-            flag("storage-class", class);
-        }
-        if let Some(modes) = &opts.access_modes {
-            flag("access-mode", &modes.join(","));
-        }
-        if let Some(gid) = opts.fs_group {
-            flag("fs-group", &gid.to_string());
-        }
-        match opts.detect {
-            kubectl_persist::decide::detect::Level::Off => flag("detect", "off"),
-            kubectl_persist::decide::detect::Level::All => flag("detect", "all"),
-            kubectl_persist::decide::detect::Level::Safe => {}
-        }
-        if opts.config.is_some() {
-            flag("config", "YOUR-CONFIG-FILE");
+        for a in opts.rewrite_args() {
+            args.push_str(&format!(" --post-renderer-args={a}"));
         }
         // --cluster keeps the live StatefulSet's immutable fields whatever the
         // next chart version renders.
@@ -645,6 +638,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             force_conflicts: false,
             cluster: false,
+            carry: None,
+            helper_image: None,
         }
     }
 
@@ -653,6 +648,8 @@ mod tests {
             targets: vec![Target::parse("deployment/web").unwrap()],
             paths: vec![(None, "/data".into())],
             namespace: Some("demo".into()),
+            // The call sequences without a carry; see the carry tests below.
+            carry: kubectl_persist::carry::Mode::None,
             ..Options::default()
         }
     }
@@ -924,6 +921,50 @@ mod tests {
             assert_eq!(kinds[0]["value"], "StatefulSet", "{patch:?}");
         }
         assert!(seen[18].2.as_array().unwrap().iter().any(|op| op["path"] == "/spec/scaleTargetRef/apiVersion"));
+    }
+
+    fn running_pod(name: &str, created: &str) -> Value {
+        json!({"metadata": {"name": name, "uid": format!("uid-{name}"), "creationTimestamp": created,
+                            "ownerReferences": [{"kind": "ReplicaSet"}]},
+               "spec": {"containers": [{"name": "web"}]},
+               "status": {"phase": "Running"}})
+    }
+
+    async fn carry_scenario(pods: Vec<Value>, carry: kubectl_persist::carry::Mode) -> (Result<String>, usize) {
+        let mut steps = reads(deployment(2));
+        steps.push(step("GET", "/api/v1/namespaces/demo/pods?", list("Pod", pods)));
+        let n = steps.len();
+        let (client, handle) = mock::client();
+        let cluster = Cluster::with_client(client, "demo");
+        let server = tokio::spawn(mock::serve(handle, steps));
+        let o = Options { carry, ..opts() };
+        let out = tokio::time::timeout(Duration::from_secs(10), switch(&cluster, &o, &args(true, DryRun::None), Format::Yaml, false))
+            .await
+            .expect("the run finished");
+        drop(cluster);
+        let seen = tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
+        assert_eq!(seen.len(), n, "no call after the pods were read");
+        (out, n)
+    }
+
+    #[tokio::test]
+    async fn two_running_pods_are_refused_before_anything_changes() {
+        use kubectl_persist::carry::Mode;
+        let pods = vec![running_pod("web-a", "2026-01-01T00:00:00Z"), running_pod("web-b", "2026-01-01T00:00:01Z")];
+        let (out, _) = carry_scenario(pods.clone(), Mode::Auto).await;
+        let err = format!("{:#}", out.unwrap_err());
+        assert!(err.contains("deployment/web runs 2 pods (web-a, web-b)") && err.contains("Nothing was changed"), "{err}");
+        assert!(err.contains("--carry=per-pod") && err.contains("--carry=none"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_pod_that_is_not_running_is_refused_before_anything_changes() {
+        let mut pod = running_pod("web-a", "2026-01-01T00:00:00Z");
+        pod["status"] = json!({"phase": "Pending", "containerStatuses": [{"name": "web", "restartCount": 1,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+        let (out, _) = carry_scenario(vec![pod], kubectl_persist::carry::Mode::Auto).await;
+        let err = format!("{:#}", out.unwrap_err());
+        assert!(err.contains("pod web-a of deployment/web is Pending, not Running"), "{err}");
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl Ns {
         let mut all = sub;
         all.extend(["--kubeconfig", self.kc.as_str(), "-n", self.name.as_str()]);
         all.extend_from_slice(rest);
+        if stdin.is_empty() {
+            // Live mode: nothing piped in.
+            return common::run_no_stdin(&all);
+        }
         common::run(&all, stdin.as_bytes())
     }
 

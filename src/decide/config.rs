@@ -23,6 +23,12 @@ pub struct ConfigFile {
     /// Image catalog files to add (as `--catalog`), relative to this file.
     #[serde(default)]
     pub catalogs: Vec<String>,
+    /// `--carry` when the flag is not given: auto, per-pod or none.
+    #[serde(default)]
+    pub carry: Option<String>,
+    /// `--helper-image` when the flag is not given.
+    #[serde(default, rename = "helperImage")]
+    pub helper_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

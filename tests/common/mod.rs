@@ -81,3 +81,18 @@ pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Run the binary with nothing on stdin (as from a terminal or cron: live
+/// mode); (status, stdout, stderr).
+pub fn run_no_stdin(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(persist_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the command runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -13,6 +13,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 use serde_json::{json, Value};
 
+mod carry;
+
 use kubectl_persist::decide::select::Target;
 use kubectl_persist::live::{Key, Op, Snapshot, FIELD_MANAGER};
 
@@ -292,6 +294,12 @@ impl Cluster {
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
                     Err(e) => Err(explain(e, "delete", &key.to_string())),
                 }
+            }
+            Op::Carry { job } => {
+                if dry_run {
+                    return Ok(None);
+                }
+                Ok(self.carry(job, timeout, progress).await?.map(Value::String))
             }
             Op::WaitPodsGone { .. } | Op::WaitReady { .. } | Op::WaitRollout { .. } => {
                 if !dry_run {
