@@ -14,6 +14,20 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown commit".into());
     println!("cargo:rustc-env=PERSIST_GIT_COMMIT={commit}");
+
+    // The real-cluster suites: without a cluster they are `ignored` with the
+    // reason, so the skip shows in the normal `cargo test` output.
+    println!("cargo::rustc-check-cfg=cfg(persist_live)");
+    println!("cargo::rustc-check-cfg=cfg(persist_live_node)");
+    println!("cargo:rerun-if-env-changed=PERSIST_TEST_KUBECONFIG");
+    println!("cargo:rerun-if-env-changed=PERSIST_TEST_NODE");
+    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty());
+    if set("PERSIST_TEST_KUBECONFIG") {
+        println!("cargo:rustc-cfg=persist_live");
+        if set("PERSIST_TEST_NODE") {
+            println!("cargo:rustc-cfg=persist_live_node");
+        }
+    }
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 

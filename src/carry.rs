@@ -208,9 +208,8 @@ impl Hooks {
                 let command = parse_command(cmd).map_err(|e| format!("annotation {prefix}command: {e}"))?;
                 let timeout = match get("timeout") {
                     None | Some("") => Duration::from_secs(30),
-                    Some(t) => parse_go_duration(t).ok_or_else(|| {
-                        format!("annotation {prefix}timeout: {t:?} is not a duration (30s, 2m, 1h)")
-                    })?,
+                    Some(t) => parse_go_duration(t)
+                        .ok_or_else(|| format!("annotation {prefix}timeout: {t:?} is not a duration (30s, 2m, 1h)"))?,
                 };
                 let continue_on_error = match get("on-error") {
                     None | Some("") => false,
@@ -327,7 +326,10 @@ impl Entry {
         if self.kind == "symbolic link" {
             return base;
         }
-        base && self.size == other.size && self.mtime == other.mtime && self.nlink == other.nlink && self.sha256 == other.sha256
+        base && self.size == other.size
+            && self.mtime == other.mtime
+            && self.nlink == other.nlink
+            && self.sha256 == other.sha256
     }
 }
 
@@ -363,8 +365,7 @@ impl Listing {
         let mut section = 0;
         let starts = |section: usize, line: &[u8]| match section {
             0 => split_n(line, 8).is_some_and(|p| {
-                p[7].starts_with(b".")
-                    && p[1..7].iter().all(|f| !f.is_empty() && f.iter().all(|b| b.is_ascii_digit()))
+                p[7].starts_with(b".") && p[1..7].iter().all(|f| !f.is_empty() && f.iter().all(|b| b.is_ascii_digit()))
             }),
             1 => line.len() >= 66 && line[..64].iter().all(u8::is_ascii_hexdigit) && &line[64..66] == b"  ",
             _ => line.starts_with(b"./"),
@@ -641,12 +642,17 @@ mod tests {
             "volumes": [{"name": "conf", "configMap": {"name": "c"}}]
         });
         let u = units(&old, &new, &["scratch".into(), "cache".into(), "home".into(), "shared".into()]);
-        let got: Vec<(String, Source, String)> = u.iter().map(|u| (u.path.clone(), u.source.clone(), u.dest_sub.clone())).collect();
+        let got: Vec<(String, Source, String)> =
+            u.iter().map(|u| (u.path.clone(), u.source.clone(), u.dest_sub.clone())).collect();
         assert_eq!(
             got,
             vec![
                 ("/var/lib/app".into(), Source::EmptyDir { volume: "scratch".into(), sub: "".into() }, "".into()),
-                ("/var/lib/app/cache".into(), Source::EmptyDir { volume: "scratch".into(), sub: "cache".into() }, "".into()),
+                (
+                    "/var/lib/app/cache".into(),
+                    Source::EmptyDir { volume: "scratch".into(), sub: "cache".into() },
+                    "".into()
+                ),
                 ("/home/app".into(), Source::Layer, "".into()),
                 // A volume with only a name is an emptyDir.
                 ("/srv/x".into(), Source::EmptyDir { volume: "shared".into(), sub: "x".into() }, "x".into()),
@@ -756,7 +762,8 @@ f2ca1bb6c7e907d06dafe4687e579fce76b37e4e93b7605022da52e6ccc26fd2  ./d/hard
     #[test]
     fn a_name_with_a_newline_is_read_whole_and_marked() {
         let hash = "f2ca1bb6c7e907d06dafe4687e579fce76b37e4e93b7605022da52e6ccc26fd2";
-        let text = format!("directory|755|0|0|1|1|1|.\nregular file|644|0|0|1|1|1|./a\nb\n#sha256\n{hash}  ./a\nb\n#links\n");
+        let text =
+            format!("directory|755|0|0|1|1|1|.\nregular file|644|0|0|1|1|1|./a\nb\n#sha256\n{hash}  ./a\nb\n#links\n");
         let l = Listing::parse(text.as_bytes());
         assert!(l.ambiguous);
         assert_eq!(l.entries[b"./a\nb".as_slice()].sha256.as_deref(), Some(hash));

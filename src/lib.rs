@@ -351,7 +351,8 @@ fn data_is_carried(desired: &serde_json::Value, live: &serde_json::Value, opts: 
     if opts.carry == carry::Mode::None {
         return Ok(());
     }
-    let runs = live["spec"]["replicas"].as_i64().unwrap_or(1) > 0 || live["status"]["replicas"].as_i64().unwrap_or(0) > 0;
+    let runs =
+        live["spec"]["replicas"].as_i64().unwrap_or(1) > 0 || live["status"]["replicas"].as_i64().unwrap_or(0) > 0;
     if !runs {
         return Ok(());
     }
@@ -384,7 +385,8 @@ fn data_is_carried(desired: &serde_json::Value, live: &serde_json::Value, opts: 
     }
     let name = live["metadata"]["name"].as_str().unwrap_or_default();
     let ns = live["metadata"]["namespace"].as_str().unwrap_or("default");
-    let paths: Vec<String> = units.iter().map(|u| format!("{}:{} ({})", u.container, u.path, u.describe_source())).collect();
+    let paths: Vec<String> =
+        units.iter().map(|u| format!("{}:{} ({})", u.container, u.path, u.describe_source())).collect();
     let mut cmd = vec!["kubectl".to_string(), "persist".into(), format!("deployment/{name}"), "-n".into(), ns.into()];
     cmd.extend(opts.rewrite_args());
     Err(format!(

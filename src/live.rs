@@ -263,6 +263,10 @@ pub struct Snapshot {
     /// `kubectl-persist`): a StatefulSet beside its Deployment is then a
     /// half-done switch, not someone else's.
     pub managed: Vec<Key>,
+    /// Objects that have annotations live, also ones a manifest drops
+    /// (kubectl's last-applied configuration): a patch adds keys to them
+    /// one by one rather than replace the map.
+    pub annotated: Vec<Key>,
 }
 
 impl Snapshot {
@@ -277,7 +281,36 @@ impl Snapshot {
             })
             .map(Key::of)
             .collect();
-        Snapshot { objects: live.iter().map(to_manifest).collect(), managed }
+        let annotated = live
+            .iter()
+            .filter(|v| v["metadata"]["annotations"].as_object().is_some_and(|a| !a.is_empty()))
+            .map(Key::of)
+            .collect();
+        Snapshot { objects: live.iter().map(to_manifest).collect(), managed, annotated }
+    }
+
+    /// A guarded JSON patch from the live `from` to `to` that keeps the
+    /// annotations a manifest does not show (an `add` of the whole map would
+    /// drop kubectl's last-applied configuration, and with it `kubectl
+    /// apply`'s way to delete fields).
+    pub fn patch(&self, key: &Key, from: &Value, to: &Value, generation: Option<i64>) -> Value {
+        let p = guarded_patch(from, to, generation);
+        if !self.annotated.contains(key) {
+            return p;
+        }
+        let mut ops = Vec::new();
+        for op in p.as_array().cloned().unwrap_or_default() {
+            match (&op["op"], &op["path"], op["value"].as_object()) {
+                (o, path, Some(map)) if o == "add" && path == "/metadata/annotations" => {
+                    for (k, v) in map {
+                        let k = k.replace('~', "~0").replace('/', "~1");
+                        ops.push(json!({"op": "add", "path": format!("/metadata/annotations/{k}"), "value": v}));
+                    }
+                }
+                _ => ops.push(op),
+            }
+        }
+        Value::Array(ops)
     }
 
     pub fn find(&self, key: &Key) -> Option<&(Value, Option<i64>)> {
@@ -378,10 +411,12 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Resu
                      then apply the output of `kubectl persist -f <its manifest> {key_before} ...`"
                 ));
             }
-            patches.push((key_before, guarded_patch(&live, &desired, rv), None));
+            let patch = snapshot.patch(&key_before, &live, &desired, rv);
+            patches.push((key_before, patch, None));
         } else {
             let carry = (before["kind"] == "Deployment").then(|| (live.clone(), desired.clone()));
-            patches.push((key_before, guarded_patch(&live, &desired, rv), carry));
+            let patch = snapshot.patch(&key_before, &live, &desired, rv);
+            patches.push((key_before, patch, carry));
         }
     }
     if new_objects.is_empty() && switches.is_empty() && patches.is_empty() {
@@ -426,8 +461,11 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Resu
             if units.is_empty() {
                 continue;
             }
-            let claims: Vec<Value> =
-                new_claims.iter().filter(|o| units.iter().any(|u| o["metadata"]["name"] == u.claim.as_str())).map(|o| (*o).clone()).collect();
+            let claims: Vec<Value> = new_claims
+                .iter()
+                .filter(|o| units.iter().any(|u| o["metadata"]["name"] == u.claim.as_str()))
+                .map(|o| (*o).clone())
+                .collect();
             let job = CarryJob {
                 workload: key.clone(),
                 selector: selector_string(live),
@@ -482,7 +520,7 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Resu
         if remembered.is_none() {
             let mut annotated = live.clone();
             annotated["metadata"]["annotations"][REPLICAS_ANNOTATION] = json!(replicas.to_string());
-            plan.ops.push(Op::Patch { key: dkey.clone(), patch: guarded_patch(&live, &annotated, rv) });
+            plan.ops.push(Op::Patch { key: dkey.clone(), patch: snapshot.patch(&dkey, &live, &annotated, rv) });
         }
         let mut first = desired.clone();
         // The StatefulSet starts with no pods while the Deployment has any.
@@ -516,7 +554,8 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Resu
                 replicas,
                 placement: placement(&live),
             };
-            plan.summary.push(format!("carry the data of the running pod{} of {dkey}:", if replicas == 1 { "" } else { "s" }));
+            plan.summary
+                .push(format!("carry the data of the running pod{} of {dkey}:", if replicas == 1 { "" } else { "s" }));
             plan.summary.extend(job.describe_units().into_iter().map(|l| format!("  {l}")));
             plan.ops.push(Op::Carry { job: Box::new(job) });
         } else if settings.carry == carry::Mode::None && !units.is_empty() {
@@ -733,7 +772,8 @@ mod tests {
         assert_eq!(obj["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
         let Op::Patch { patch, .. } = &p.ops[1] else { panic!() };
         assert_eq!(patch[0], json!({"op": "test", "path": "/metadata/generation", "value": 3}));
-        assert_eq!(patch[1]["value"], json!({REPLICAS_ANNOTATION: "3"}));
+        assert_eq!(patch[1]["path"], "/metadata/annotations/kubectl-persist~1original-replicas");
+        assert_eq!(patch[1]["value"], "3");
         // Without --wait, no readiness wait (the pods-gone wait stays: it is safety).
         let p = run(&snap, "deployment/web", false);
         assert!(p.ops.iter().all(|o| !matches!(o, Op::WaitReady { .. })));
@@ -754,7 +794,8 @@ mod tests {
     }
 
     fn with_cache_emptydir(mut d: Value) -> Value {
-        d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "cache", "mountPath": "/cache"}]);
+        d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "cache", "mountPath": "/cache"}]);
         d["spec"]["template"]["spec"]["volumes"] = json!([{"name": "cache", "emptyDir": {}}]);
         d["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"});
         d
@@ -781,11 +822,19 @@ mod tests {
         assert_eq!(claim["metadata"]["name"], "cache-web-0", "the name the StatefulSet controller adopts");
         assert_eq!(claim["metadata"]["labels"]["app"], "web");
         assert_eq!(job.placement, json!({"nodeSelector": {"disk": "ssd"}}));
-        assert!(p.summary.iter().any(|l| l.contains("web:/cache (emptyDir cache) → claim cache-web-<ordinal>")), "{:?}", p.summary);
+        assert!(
+            p.summary.iter().any(|l| l.contains("web:/cache (emptyDir cache) → claim cache-web-<ordinal>")),
+            "{:?}",
+            p.summary
+        );
         // --carry=none says what it leaves behind, and copies nothing.
         let p = plan_with(&snap, None, carry::Mode::None);
         assert!(!p.ops.iter().any(|o| matches!(o, Op::Carry { .. })));
-        assert!(p.summary.iter().any(|l| l.starts_with("--carry=none: the StatefulSet starts on empty claims")), "{:?}", p.summary);
+        assert!(
+            p.summary.iter().any(|l| l.starts_with("--carry=none: the StatefulSet starts on empty claims")),
+            "{:?}",
+            p.summary
+        );
     }
 
     #[test]
@@ -804,6 +853,19 @@ mod tests {
             assert!(job.claim(&u.claim, 0).is_some(), "{u:?}");
             assert!(job.claim(&u.claim, 5).is_some(), "one set of claims for every pod");
         }
+    }
+
+    #[test]
+    fn remembering_the_replicas_keeps_kubectls_last_applied_configuration() {
+        let mut d = deployment(1);
+        d["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": "{}"});
+        let p = run(&snapshot(&[d]), "deployment/web", false);
+        let Op::Patch { patch, .. } = &p.ops[1] else { panic!("{:?}", p.ops) };
+        assert_eq!(
+            patch[1],
+            json!({"op": "add", "path": "/metadata/annotations/kubectl-persist~1original-replicas", "value": "1"}),
+            "one key added, not the map replaced"
+        );
     }
 
     #[test]

@@ -173,8 +173,16 @@ pub async fn switch(
             for p in &pre.pods {
                 let sizes = cluster.carry_sizes(job, p).await;
                 for (u, size) in job.units.iter().zip(sizes) {
-                    let size = size.map(kubectl_persist::carry::human_bytes).unwrap_or_else(|| "size unknown: the image has no du".into());
-                    say(&format!("would carry from pod {}: {}:{} ({}), {size}", p.name, u.container, u.path, u.describe_source()));
+                    let size = size
+                        .map(kubectl_persist::carry::human_bytes)
+                        .unwrap_or_else(|| "size unknown: the image has no du".into());
+                    say(&format!(
+                        "would carry from pod {}: {}:{} ({}), {size}",
+                        p.name,
+                        u.container,
+                        u.path,
+                        u.describe_source()
+                    ));
                 }
             }
         }
@@ -938,9 +946,12 @@ mod tests {
         let cluster = Cluster::with_client(client, "demo");
         let server = tokio::spawn(mock::serve(handle, steps));
         let o = Options { carry, ..opts() };
-        let out = tokio::time::timeout(Duration::from_secs(10), switch(&cluster, &o, &args(true, DryRun::None), Format::Yaml, false))
-            .await
-            .expect("the run finished");
+        let out = tokio::time::timeout(
+            Duration::from_secs(10),
+            switch(&cluster, &o, &args(true, DryRun::None), Format::Yaml, false),
+        )
+        .await
+        .expect("the run finished");
         drop(cluster);
         let seen = tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
         assert_eq!(seen.len(), n, "no call after the pods were read");
@@ -953,7 +964,10 @@ mod tests {
         let pods = vec![running_pod("web-a", "2026-01-01T00:00:00Z"), running_pod("web-b", "2026-01-01T00:00:01Z")];
         let (out, _) = carry_scenario(pods.clone(), Mode::Auto).await;
         let err = format!("{:#}", out.unwrap_err());
-        assert!(err.contains("deployment/web runs 2 pods (web-a, web-b)") && err.contains("Nothing was changed"), "{err}");
+        assert!(
+            err.contains("deployment/web runs 2 pods (web-a, web-b)") && err.contains("Nothing was changed"),
+            "{err}"
+        );
         assert!(err.contains("--carry=per-pod") && err.contains("--carry=none"), "{err}");
     }
 

@@ -5,97 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
+use common::cluster::{kubeconfig, Ns};
 use serde_json::Value;
-
-fn kubeconfig() -> Option<String> {
-    match std::env::var("PERSIST_TEST_KUBECONFIG") {
-        Ok(k) if !k.is_empty() => Some(k),
-        _ => {
-            eprintln!("SKIPPED: live-cluster tests need PERSIST_TEST_KUBECONFIG (a kubeconfig of a test cluster)");
-            None
-        }
-    }
-}
-
-struct Ns {
-    name: String,
-    kc: String,
-}
-
-impl Ns {
-    fn new(kc: &str, tag: &str) -> Ns {
-        let name = format!("persist-it-{tag}-{}", std::process::id());
-        let ns = Ns { name, kc: kc.to_string() };
-        ns.kubectl(&["create", "namespace", &ns.name]);
-        ns
-    }
-
-    fn kubectl_raw(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-        let bin = std::env::var("KUBECTL_BIN").unwrap_or_else(|_| "kubectl".into());
-        let o = common::output(
-            Command::new(bin).arg("--kubeconfig").arg(&self.kc).args(args),
-            stdin.unwrap_or("").as_bytes(),
-        );
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into(),
-            String::from_utf8_lossy(&o.stderr).into(),
-        )
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.kubectl_raw(args, None);
-        assert_eq!(code, 0, "kubectl {args:?}: {err}");
-        out
-    }
-
-    fn apply(&self, yaml: &str) {
-        let (code, _, err) = self.kubectl_raw(&["apply", "-n", &self.name, "-f", "-"], Some(yaml));
-        assert_eq!(code, 0, "kubectl apply: {err}\n{yaml}");
-    }
-
-    fn get(&self, what: &str) -> Option<Value> {
-        let (code, out, _) = self.kubectl_raw(&["get", "-n", &self.name, what, "-o", "json"], None);
-        (code == 0).then(|| serde_json::from_str(&out).unwrap())
-    }
-
-    /// Run kubectl-persist in this namespace (a subcommand stays first, as
-    /// `kubectl persist status -n NS` is written).
-    fn persist(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        let (sub, rest) = match args.first() {
-            Some(&"status") => (vec!["status"], &args[1..]),
-            _ => (vec![], args),
-        };
-        let mut all = sub;
-        all.extend(["--kubeconfig", self.kc.as_str(), "-n", self.name.as_str()]);
-        all.extend_from_slice(rest);
-        if stdin.is_empty() {
-            // Live mode: nothing piped in.
-            return common::run_no_stdin(&all);
-        }
-        common::run(&all, stdin.as_bytes())
-    }
-
-    fn wait_for(&self, what: &str, secs: u64) -> Value {
-        let start = Instant::now();
-        loop {
-            if let Some(v) = self.get(what) {
-                return v;
-            }
-            assert!(start.elapsed() < Duration::from_secs(secs), "{what} did not appear in {secs}s");
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = self.kubectl_raw(&["delete", "namespace", &self.name, "--wait=false"], None);
-    }
-}
 
 const APP: &str = "\
 apiVersion: v1
@@ -137,6 +48,10 @@ spec:
 ";
 
 #[test]
+#[cfg_attr(
+    not(persist_live),
+    ignore = "needs a cluster: tests/live.sh starts ../shared/tools/realk8s and sets PERSIST_TEST_KUBECONFIG"
+)]
 fn switch_end_to_end_then_nothing_to_do_then_status() {
     let Some(kc) = kubeconfig() else { return };
     let ns = Ns::new(&kc, "switch");
@@ -176,6 +91,10 @@ fn switch_end_to_end_then_nothing_to_do_then_status() {
 }
 
 #[test]
+#[cfg_attr(
+    not(persist_live),
+    ignore = "needs a cluster: tests/live.sh starts ../shared/tools/realk8s and sets PERSIST_TEST_KUBECONFIG"
+)]
 fn dry_run_server_changes_nothing() {
     let Some(kc) = kubeconfig() else { return };
     let ns = Ns::new(&kc, "dryrun");
@@ -190,6 +109,10 @@ fn dry_run_server_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(persist_live),
+    ignore = "needs a cluster: tests/live.sh starts ../shared/tools/realk8s and sets PERSIST_TEST_KUBECONFIG"
+)]
 fn an_upgrade_style_render_keeps_the_live_templates() {
     let Some(kc) = kubeconfig() else { return };
     let ns = Ns::new(&kc, "upgrade");

@@ -100,7 +100,8 @@ impl Cluster {
         let mut lines = Vec::new();
         let w = &job.workload;
         if pods.is_empty() {
-            let why = if idle > 0 { format!("{idle} pod(s) of {w} never started") } else { format!("no pod of {w} runs") };
+            let why =
+                if idle > 0 { format!("{idle} pod(s) of {w} never started") } else { format!("no pod of {w} runs") };
             lines.push(format!("{why}: there is nothing to carry, the claims start empty"));
             return Ok(Preflight { pods: Vec::new(), lines });
         }
@@ -121,7 +122,11 @@ impl Cluster {
                      into ordinal N's claims), scale {w} to 1 first, or --carry=none to start on empty claims",
                     pods.len(),
                     names.join(", "),
-                    job.units.iter().map(|u| format!("{} ({})", u.path, u.describe_source())).collect::<Vec<_>>().join(", ")
+                    job.units
+                        .iter()
+                        .map(|u| format!("{} ({})", u.path, u.describe_source()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }
         }
@@ -145,8 +150,7 @@ impl Cluster {
                 );
             }
             Hooks::of(&p["metadata"]["annotations"]).map_err(|e| anyhow!("pod {}: {e}", pod_name(&p)))?;
-            if job.units.iter().any(|u| u.source == carry::Source::Layer)
-                && p["spec"]["shareProcessNamespace"] == true
+            if job.units.iter().any(|u| u.source == carry::Source::Layer) && p["spec"]["shareProcessNamespace"] == true
             {
                 bail!(
                     "pod {} shares one process namespace among its containers, so the app's container layer cannot \
@@ -228,7 +232,10 @@ impl Cluster {
                 s.message.unwrap_or_default(),
                 if stderr.is_empty() { String::new() } else { format!(": {stderr}") }
             ),
-            None => bail!("{what}: the connection ended without an exit status{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") }),
+            None => bail!(
+                "{what}: the connection ended without an exit status{}",
+                if stderr.is_empty() { String::new() } else { format!(": {stderr}") }
+            ),
         }
     }
 
@@ -237,8 +244,14 @@ impl Cluster {
         let pods = self.pods(ns);
         let sap = AttachParams::default().container(src.1).stdout(true).stderr(true);
         let dap = AttachParams::default().container(dst.1).stdin(true).stdout(true).stderr(true);
-        let mut sp = pods.exec(src.0, src.2.clone(), &sap).await.map_err(|e| exec_error(e, &format!("exec in pod {}", src.0)))?;
-        let mut dp = pods.exec(dst.0, dst.2.clone(), &dap).await.map_err(|e| exec_error(e, &format!("exec in pod {}", dst.0)))?;
+        let mut sp = pods
+            .exec(src.0, src.2.clone(), &sap)
+            .await
+            .map_err(|e| exec_error(e, &format!("exec in pod {}", src.0)))?;
+        let mut dp = pods
+            .exec(dst.0, dst.2.clone(), &dap)
+            .await
+            .map_err(|e| exec_error(e, &format!("exec in pod {}", dst.0)))?;
         let (s_status, d_status) = (sp.take_status().expect("once"), dp.take_status().expect("once"));
         let mut s_out = sp.stdout().expect("asked");
         let s_err = sp.stderr().expect("asked");
@@ -268,7 +281,9 @@ impl Cluster {
         let (ss, ds) = tokio::join!(s_status, d_status);
         let _ = tokio::join!(sp.join(), dp.join());
         let text = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_string();
-        let ok = |s: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>| s.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"));
+        let ok = |s: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>| {
+            s.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"))
+        };
         if !ok(&ss) {
             bail!(
                 "reading in pod {} failed: {} {}",
@@ -290,7 +305,12 @@ impl Cluster {
 
     /// Carry out a carry: create (or resume) the claims, copy, verify, mark.
     /// Returns what was carried, for the closing line.
-    pub async fn carry(&self, job: &CarryJob, timeout: Duration, progress: &mut dyn FnMut(&str)) -> Result<Option<String>> {
+    pub async fn carry(
+        &self,
+        job: &CarryJob,
+        timeout: Duration,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Option<String>> {
         let started = Instant::now();
         let ns = job.workload.namespace.clone();
         let pre = self.carry_preflight(job, job.replicas).await?;
@@ -339,7 +359,9 @@ impl Cluster {
                     .patch(name, &pp, &Patch::Apply(&c))
                     .await
                     .map_err(|e| super::explain(e, "apply", &format!("persistentvolumeclaim/{name}")))?;
-                progress(&format!("claim {name}: created for the copy (annotated {CARRY_ANNOTATION}=pending until verified)"));
+                progress(&format!(
+                    "claim {name}: created for the copy (annotated {CARRY_ANNOTATION}=pending until verified)"
+                ));
             }
             let units: Vec<(usize, &Unit)> = job
                 .units
@@ -359,15 +381,14 @@ impl Cluster {
                 if !fill {
                     continue;
                 }
-                let note = format!(
-                    "done {} from pod {} ({}), verified",
-                    chrono_now(),
-                    src.name,
-                    src.uid
-                );
+                let note = format!("done {} from pod {} ({}), verified", chrono_now(), src.name, src.uid);
                 let patch = json!({"metadata": {"annotations": {CARRY_ANNOTATION: note}}});
                 self.api("PersistentVolumeClaim", Some(&ns))?
-                    .patch(name, &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &Patch::Merge(&patch))
+                    .patch(
+                        name,
+                        &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() },
+                        &Patch::Merge(&patch),
+                    )
                     .await
                     .map_err(|e| super::explain(e, "patch", &format!("persistentvolumeclaim/{name}")))?;
             }
@@ -397,10 +418,10 @@ impl Cluster {
     ) -> Result<(usize, u64)> {
         let ns = job.workload.namespace.clone();
         let loader = self.start_loader(job, src, claims, timeout, progress).await?;
+        let watch = self.restarts(&ns, &src.name, units).await?;
         let result = async {
             let helpers = self.start_helpers(job, src, units, timeout, progress).await?;
             let hooks = Hooks::of(&src.pod["metadata"]["annotations"]).map_err(|e| anyhow!("pod {}: {e}", src.name))?;
-            let watch = self.restarts(&ns, &src.name, units).await?;
             let dest_dir = |i: usize, u: &Unit| {
                 let base = format!("{DEST_ROOT}/{i}");
                 if u.dest_sub.is_empty() {
@@ -413,7 +434,13 @@ impl Cluster {
             for (i, u) in units {
                 let helper = helpers.iter().find(|(c, _)| *c == u.container).map(|(_, h)| h.as_str()).expect("started");
                 let dir = dest_dir(*i, u);
-                progress(&format!("copying {}:{} ({}) from pod {}", u.container, u.path, u.describe_source(), src.name));
+                progress(&format!(
+                    "copying {}:{} ({}) from pod {}",
+                    u.container,
+                    u.path,
+                    u.describe_source(),
+                    src.name
+                ));
                 self.full_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir)).await?;
             }
             self.check_restarts(&ns, &src.name, &watch).await?;
@@ -428,7 +455,8 @@ impl Cluster {
             let verified = async {
                 let mut totals = (0usize, 0u64);
                 for (i, u) in units {
-                    let helper = helpers.iter().find(|(c, _)| *c == u.container).map(|(_, h)| h.as_str()).expect("started");
+                    let helper =
+                        helpers.iter().find(|(c, _)| *c == u.container).map(|(_, h)| h.as_str()).expect("started");
                     let dir = dest_dir(*i, u);
                     let mut round = 0;
                     loop {
@@ -438,7 +466,12 @@ impl Cluster {
                             let (f, b) = s.totals();
                             totals.0 += f;
                             totals.1 += b;
-                            progress(&format!("{}:{}: {f} files, {} verified", u.container, u.path, carry::human_bytes(b)));
+                            progress(&format!(
+                                "{}:{}: {f} files, {} verified",
+                                u.container,
+                                u.path,
+                                carry::human_bytes(b)
+                            ));
                             break;
                         }
                         round += 1;
@@ -453,7 +486,8 @@ impl Cluster {
                                 s.explain_mismatch(&d, 5).join("; ")
                             );
                         }
-                        self.delta_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir), &s, &d, progress).await?;
+                        self.delta_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir), &s, &d, progress)
+                            .await?;
                         self.check_restarts(&ns, &src.name, &watch).await?;
                     }
                 }
@@ -470,6 +504,12 @@ impl Cluster {
             verified
         }
         .await;
+        // A restart of the app's container also ends the helper in its
+        // process namespace: say that, rather than the failed exec it causes.
+        let result = match result {
+            Err(e) => Err(self.restarted_after_all(&ns, &src.name, &watch).await.unwrap_or(e)),
+            ok => ok,
+        };
         // The loader pod goes either way (claims stay); a StatefulSet pod may
         // need a ReadWriteOnce claim it holds.
         let cleanup = self.delete_pod_and_wait(&ns, &loader, timeout).await;
@@ -529,9 +569,16 @@ impl Cluster {
         if !delta.copy.is_empty() {
             let list = carry::copy_list(&delta);
             let list_path = "/tmp/kp-carry-list";
-            self.exec_capture(ns, src.0, src.1, vec!["sh".into(), "-c".into(), format!("cat > {list_path}")], Some(list))
-                .await?;
-            let scmd = vec!["tar".into(), "-C".into(), src.2.into(), "-cf".into(), "-".into(), "-T".into(), list_path.into()];
+            self.exec_capture(
+                ns,
+                src.0,
+                src.1,
+                vec!["sh".into(), "-c".into(), format!("cat > {list_path}")],
+                Some(list),
+            )
+            .await?;
+            let scmd =
+                vec!["tar".into(), "-C".into(), src.2.into(), "-cf".into(), "-".into(), "-T".into(), list_path.into()];
             let q = String::from_utf8_lossy(&carry::sh_quote(dst.1.as_bytes())).into_owned();
             let dcmd = vec!["sh".into(), "-c".into(), format!("cd {q} && exec tar -xf -")];
             self.pipe(ns, (src.0, src.1, scmd), (dst.0, "loader", dcmd)).await?;
@@ -540,12 +587,21 @@ impl Cluster {
         Ok(())
     }
 
-    async fn run_hook(&self, ns: &str, src: &SourcePod, h: &Hook, phase: &str, progress: &mut dyn FnMut(&str)) -> Result<()> {
-        let container = h.container.clone().unwrap_or_else(|| {
-            src.pod["spec"]["containers"][0]["name"].as_str().unwrap_or_default().to_string()
-        });
+    async fn run_hook(
+        &self,
+        ns: &str,
+        src: &SourcePod,
+        h: &Hook,
+        phase: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let container = h
+            .container
+            .clone()
+            .unwrap_or_else(|| src.pod["spec"]["containers"][0]["name"].as_str().unwrap_or_default().to_string());
         progress(&format!("{phase} hook ({}command) in {}/{container}: {}", h.from, src.name, h.command.join(" ")));
-        let r = tokio::time::timeout(h.timeout, self.exec_capture(ns, &src.name, &container, h.command.clone(), None)).await;
+        let r = tokio::time::timeout(h.timeout, self.exec_capture(ns, &src.name, &container, h.command.clone(), None))
+            .await;
         let err = match r {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => format!("{e:#}"),
@@ -594,7 +650,9 @@ impl Cluster {
                 .find(|s| s["name"] == c.as_str())
                 .cloned()
                 .unwrap_or(Value::Null);
-            if st["restartCount"].as_i64().unwrap_or(0) != *count || st["containerID"].as_str().unwrap_or_default() != id {
+            if st["restartCount"].as_i64().unwrap_or(0) != *count
+                || st["containerID"].as_str().unwrap_or_default() != id
+            {
                 bail!(
                     "container {c} of pod {pod} restarted during the copy (a liveness probe?): a restart starts it on \
                      a fresh container layer, so the copy no longer matches what the app has. Nothing is switched; \
@@ -603,6 +661,26 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// After a failure: whether a restart explains it (the pod's status
+    /// reports a restart a moment after the exec into it failed).
+    async fn restarted_after_all(
+        &self,
+        ns: &str,
+        pod: &str,
+        before: &[(String, i64, String)],
+    ) -> Option<anyhow::Error> {
+        if before.is_empty() {
+            return None;
+        }
+        for _ in 0..10 {
+            if let Err(e) = self.check_restarts(ns, pod, before).await {
+                return Some(e);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        None
     }
 
     /// The loader pod for one source pod: the claims at DEST_ROOT/N; its name.
@@ -618,8 +696,9 @@ impl Cluster {
         let name = loader_name(&job.workload.name, src.ordinal);
         // One from an interrupted run goes first.
         self.delete_pod_and_wait(ns, &name, timeout).await?;
-        let mounts: Vec<Value> =
-            (0..claims.len()).map(|i| json!({"name": format!("claim-{i}"), "mountPath": format!("{DEST_ROOT}/{i}")})).collect();
+        let mounts: Vec<Value> = (0..claims.len())
+            .map(|i| json!({"name": format!("claim-{i}"), "mountPath": format!("{DEST_ROOT}/{i}")}))
+            .collect();
         let volumes: Vec<Value> = claims
             .iter()
             .enumerate()
@@ -761,12 +840,21 @@ impl Cluster {
                 return Ok(());
             }
             if let Some(t) = st["state"]["terminated"].as_object() {
-                bail!("container {container} in pod {pod} ended: {}", t.get("reason").and_then(Value::as_str).unwrap_or("?"));
+                bail!(
+                    "container {container} in pod {pod} ended: {}",
+                    t.get("reason").and_then(Value::as_str).unwrap_or("?")
+                );
             }
             let reason = st["state"]["waiting"]["reason"].as_str().unwrap_or_default();
             if matches!(
                 reason,
-                "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" | "InvalidImageName" | "CreateContainerConfigError" | "CreateContainerError" | "RunContainerError"
+                "ErrImagePull"
+                    | "ImagePullBackOff"
+                    | "ErrImageNeverPull"
+                    | "InvalidImageName"
+                    | "CreateContainerConfigError"
+                    | "CreateContainerError"
+                    | "RunContainerError"
             ) {
                 bail!(
                     "the helper image {image} cannot run in pod {pod} ({reason}: {}); name one the cluster can pull \

@@ -70,6 +70,15 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
                     let gid = value.parse().map_err(|_| bad(format!("{value:?} is not a group id")))?;
                     out.settings.fs_group = Some(values::check_fs_group(gid).map_err(bad)?)
                 }
+                // Quiesce hooks, read by the live switch's carry (carry::Hooks).
+                h if h.starts_with("pre.hook.") || h.starts_with("post.hook.") => {
+                    let field = h.split_once(".hook.").map_or("", |x| x.1);
+                    if !["container", "command", "timeout", "on-error"].contains(&field) {
+                        return Err(format!(
+                            "{key}: not a hook annotation (known: {{pre,post}}.hook.{{container,command,timeout,on-error}})"
+                        ));
+                    }
+                }
                 _ => return Err(format!("{key}: not a kubectl-persist annotation (known: {})", KNOWN.join(", "))),
             }
         }
@@ -101,6 +110,14 @@ mod tests {
         let a = ann("metadata:\n  annotations:\n    kubectl-persist/size: 5Gi\nspec:\n  template:\n    metadata:\n      annotations:\n        kubectl-persist/size: 1Gi\n        kubectl-persist/skip: \"true\"\n").unwrap();
         assert_eq!(a.settings.size.as_deref(), Some("5Gi"));
         assert!(a.skip);
+    }
+
+    #[test]
+    fn hook_annotations_are_known() {
+        let a = ann("metadata:\n  annotations:\n    kubectl-persist/pre.hook.command: sync\n    kubectl-persist/post.hook.on-error: Continue\n");
+        assert!(a.is_ok(), "{a:?}");
+        let e = ann("metadata:\n  annotations:\n    kubectl-persist/pre.hook.cmd: sync\n").unwrap_err();
+        assert!(e.contains("not a hook annotation"), "{e}");
     }
 
     #[test]
