@@ -107,7 +107,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     if cfg.live.dry_run != crate::live_cmd::DryRun::None {
         return Err(Exit::Usage(
-            "--dry-run is for live objects (TYPE/NAME without -f); a render changes nothing anyway".into(),
+            "--dry-run is for live objects (TYPE/NAME without -f, with nothing piped in); a render changes nothing anyway"
+                .into(),
         )
         .into());
     }

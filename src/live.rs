@@ -32,6 +32,10 @@ pub const LIVE_INPUT: &str = "<cluster>";
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "kubectl-persist";
 
+/// Helm's field manager (Helm 4 applies server-side under it; Helm 3 patches
+/// under it).
+pub const HELM_FIELD_MANAGER: &str = "helm";
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     pub kind: String,
@@ -125,6 +129,10 @@ pub enum Op {
     /// Copy the running pods' data into the claims that will serve it
     /// (creating them), verified, before the pods go.
     Carry { job: Box<CarryJob> },
+    /// Give the fields of an object this run created to Helm's field manager
+    /// (apply it as `helm`, then release them as `kubectl-persist`), so the
+    /// release's next server-side apply (Helm 4) owns them without conflicts.
+    Handover { obj: Value },
 }
 
 /// The claims a carry fills.
@@ -218,6 +226,7 @@ impl Op {
             | Op::WaitRollout { key }
             | Op::Delete { key } => key.clone(),
             Op::Carry { job } => job.workload.clone(),
+            Op::Handover { obj } => Key::of(obj),
         }
     }
 
@@ -234,6 +243,7 @@ impl Op {
             }
             Op::Delete { key } => format!("delete {key}"),
             Op::Carry { job } => format!("carry the data of {}'s pods into its claims", job.workload),
+            Op::Handover { obj } => format!("hand {} over to Helm's field manager", Key::of(obj)),
         }
     }
 }
@@ -589,6 +599,26 @@ pub fn plan(snapshot: &Snapshot, outcome: &Outcome, settings: &Settings) -> Resu
         if let Op::Scale { key, replicas: 0 } = op {
             plan.ops.push(Op::Delete { key });
         }
+    }
+    // What this run created for a Helm release becomes Helm's: the last
+    // version applied of each.
+    let mut handed: Vec<Key> = Vec::new();
+    for op in plan.ops.clone().iter().rev() {
+        let Op::Apply { obj } = op else { continue };
+        let key = Key::of(obj);
+        if obj["kind"] == "PersistentVolumeClaim" || handed.contains(&key) {
+            continue;
+        }
+        if obj["metadata"]["annotations"]["meta.helm.sh/release-name"].is_string() {
+            handed.push(key);
+            plan.ops.push(Op::Handover { obj: obj.clone() });
+        }
+    }
+    if !handed.is_empty() {
+        plan.summary.push(format!(
+            "then {} go to Helm's field manager, so the release's next upgrade owns them (Helm 4 applies server-side)",
+            handed.iter().map(Key::to_string).collect::<Vec<_>>().join(", ")
+        ));
     }
     Ok(plan)
 }

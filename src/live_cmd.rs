@@ -334,6 +334,15 @@ async fn execute(cluster: &Cluster, plan: &LivePlan, snapshot: &Snapshot, live: 
         if let (Op::Carry { .. }, Ok(Some(Value::String(line)))) = (op, &r) {
             carried.push(line.clone());
         }
+        if let (Op::Handover { .. }, Err(e)) = (op, &r) {
+            // The switch is done; only Helm 4's next upgrade would notice.
+            say(&format!(
+                "warning: {}: {e:#}; the switch is done, but Helm 4 may report field conflicts on the next upgrade \
+                 (helm upgrade --force-conflicts settles them)",
+                op.describe()
+            ));
+            continue;
+        }
         if let Err(e) = r {
             let undo = live::rollback(plan, i, snapshot);
             let mut lines = vec![format!("step {} of {} failed: {}: {e:#}", i + 1, plan.ops.len(), op.describe())];

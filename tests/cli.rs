@@ -243,3 +243,25 @@ fn output_file_writes_through_symlinks_and_into_fifos() {
     assert!(reader.join().unwrap().contains("kind: StatefulSet"));
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still a FIFO");
 }
+
+/// A stream on stdin is rendered, TYPE/NAME narrowing it: `cat app.yaml |
+/// kubectl persist deployment/x` and `helm template --post-renderer-args=
+/// deployment/x` never act on a cluster (here there is none to act on).
+#[test]
+fn type_name_with_a_piped_stream_narrows_the_stream_and_never_goes_live() {
+    let name = DEPLOY.lines().find_map(|l| l.strip_prefix("  name: ")).expect("the Deployment's name").to_string();
+    let target = format!("deployment/{name}");
+    let (code, out, err) = run(&["--kubeconfig", "/no/such/kubeconfig", &target, "--path", "/data"], DEPLOY.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: StatefulSet"), "{out}");
+    let (code, out, err) = run(&["deployment/nope", "--path", "/data"], DEPLOY.as_bytes());
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("deployment/nope not found"), "{err}");
+    // An empty pipe is an empty stream, not a reason to go live.
+    let (code, out, err) = run(&["--kubeconfig", "/no/such/kubeconfig", "deployment/web", "--path", "/data"], b"");
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty() && err.contains("deployment/web not found"), "{err}");
+    let (code, _, err) = run(&[&target, "--path", "/data", "--dry-run"], DEPLOY.as_bytes());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--dry-run is for live objects"), "{err}");
+}

@@ -154,3 +154,52 @@ fn the_kubeconfig_namespace_finds_live_objects_without_narrowing_the_selection()
     // web matched the live StatefulSet in demo: its live serviceName stays.
     assert!(out.contains("serviceName: web-peers"), "{out}");
 }
+
+/// A live Deployment, as the API server returns it, keeping /data in an emptyDir.
+fn live_deployment(replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+            "containers": [{"name": "web", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "volumes": [{"name": "data", "emptyDir": {}}]}}},
+        "status": {"replicas": replicas}
+    })
+}
+
+fn render_over(live: Value, mode: Option<Mode>, carry: kubectl_persist::carry::Mode) -> Result<String, String> {
+    let inputs = vec![Input { name: "chart.yaml".into(), bytes: DEPLOYMENT.as_bytes().to_vec() }];
+    let opts = Options {
+        paths: vec![(None, "/data".into())],
+        mode,
+        size: Some("2Gi".into()),
+        namespace: Some("demo".into()),
+        live_workloads: vec![live],
+        carry,
+        ..Options::default()
+    };
+    let out = transform(&inputs, &opts).map_err(|e| e.to_string())?;
+    Ok(kubectl_persist::emit::yaml(&out))
+}
+
+#[test]
+fn an_upgrade_that_would_start_a_running_app_on_empty_claims_names_the_command_that_carries_its_data() {
+    use kubectl_persist::carry::Mode as Carry;
+    for mode in [None, Some(Mode::Pvc)] {
+        let err = render_over(live_deployment(1), mode, Carry::Auto).unwrap_err();
+        assert!(
+            err.contains("deployment/web runs in namespace demo with its data in web:/data (emptyDir data)"),
+            "{err}"
+        );
+        let mode_flag = if mode.is_some() { " --mode pvc" } else { "" };
+        assert!(
+            err.contains(&format!("kubectl persist deployment/web -n demo --path /data{mode_flag} --size 2Gi")),
+            "{err}"
+        );
+        // On purpose: empty claims.
+        assert!(render_over(live_deployment(1), mode, Carry::None).is_ok());
+        // Nothing runs, nothing to carry.
+        assert!(render_over(live_deployment(0), mode, Carry::Auto).is_ok());
+    }
+}

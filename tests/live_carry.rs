@@ -156,6 +156,14 @@ fn pvc_mode_keeps_every_byte() {
     let ns = Ns::new(&kc, "carry-pvc");
     ns.volumes_for(&["web-data", "web-layer"]);
     let (old, data, layer) = running_app(&ns, "web", "");
+    // A dry run says what it would copy, and how much, and changes nothing.
+    let (code, _, err) = press(&ns, "web", &["--mode", "pvc", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("would carry from pod {old}: app:/data (emptyDir data), ")), "{err}");
+    assert!(err.contains("app:/layer (container layer), ") && err.contains(" MB"), "{err}");
+    assert!(ns.get("pvc/web-data").is_none(), "a dry run creates no claim");
+    let pod = ns.get(&format!("pod/{old}")).unwrap();
+    assert!(pod["spec"]["ephemeralContainers"].is_null(), "a dry run adds no helper: {pod}");
     let (code, _, err) = press(&ns, "web", &["--mode", "pvc"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("carried 16 files") && err.contains("verified"), "{err}");
@@ -299,4 +307,57 @@ fn a_restart_during_the_copy_stops_the_switch_and_hooks_run_in_order() {
         ns.kubectl_raw(&["exec", "-n", &ns.name, "web-0", "-c", "app", "--", "cat", "/data/pre-hook"], None);
     assert_eq!(code, 0, "the file the hook wrote was carried by the delta pass");
     assert!(!out.trim().is_empty());
+}
+
+#[test]
+#[cfg_attr(not(persist_live_node), ignore = "needs a cluster with a node: tests/live.sh (WITH_NODE=1)")]
+fn the_whole_switch_runs_as_a_user_bound_only_to_the_shipped_rbac() {
+    let Some(kc) = kubeconfig() else { return };
+    let ns = Ns::new(&kc, "carry-rbac");
+    ns.volumes_for(&["data-web-0", "layer-web-0"]);
+    let rbac = std::fs::read_to_string(common::repo().join("plugin-manifest/rbac.yaml")).unwrap();
+    let (code, _, err) = ns.kubectl_raw(&["apply", "-f", "-"], Some(&rbac));
+    assert_eq!(code, 0, "{err}");
+    let sa = format!("system:serviceaccount:{}:persist", ns.name);
+    ns.kubectl(&["create", "serviceaccount", "-n", &ns.name, "persist"]);
+    ns.kubectl(&[
+        "create",
+        "rolebinding",
+        "-n",
+        &ns.name,
+        "persist",
+        "--clusterrole=kubectl-persist",
+        &format!("--user={sa}"),
+    ]);
+    let crb = format!("{}-persist-read", ns.name);
+    ns.kubectl(&["create", "clusterrolebinding", &crb, "--clusterrole=kubectl-persist-read", &format!("--user={sa}")]);
+    let token = ns.kubectl(&["create", "token", "-n", &ns.name, "persist"]).trim().to_string();
+    // A kubeconfig with the cluster of the admin one and only this token.
+    let admin: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
+    let cluster = &admin["clusters"][0]["cluster"];
+    let user_kc = serde_yaml::to_string(&serde_yaml::from_str::<serde_yaml::Value>(&format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {cluster}}}]\nusers: [{{name: u, user: {{token: {token}}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u, namespace: {ns}}}}}]\ncurrent-context: x\n",
+        cluster = serde_json::to_string(cluster).unwrap(),
+        ns = ns.name
+    )).unwrap())
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let user_path = dir.path().join("kubeconfig");
+    std::fs::write(&user_path, user_kc).unwrap();
+
+    let (pod, data, layer) = running_app(&ns, "web", "");
+    let user = Ns { name: ns.name.clone(), kc: user_path.to_string_lossy().into_owned() };
+    // The user may not, say, delete the namespace: the binding is what it is.
+    let (code, _, _) = user.kubectl_raw(&["delete", "namespace", &ns.name, "--dry-run=server"], None);
+    assert_ne!(code, 0, "the token must not act as admin");
+    let (code, _, err) = press(&user, "web", &[]);
+    std::mem::forget(user); // the namespace goes with `ns`
+    assert_eq!(code, 0, "the switch with only plugin-manifest/rbac.yaml: {err}");
+    assert!(err.contains("verified"), "{err}");
+    ns.rollout("statefulset/web");
+    assert!(ns.get(&format!("pod/{pod}")).is_none());
+    let (d, l) = trees(&ns, "web-0");
+    assert_same("/data, switched by the RBAC-only user", &data, &d);
+    assert_same("/layer, switched by the RBAC-only user", &layer, &l);
+    let _ = ns.kubectl_raw(&["delete", "clusterrolebinding", &crb], None);
 }

@@ -180,7 +180,7 @@ fn nothing_to_change_is_an_empty_list() {
 
 #[test]
 fn live_objects_have_no_patch_output() {
-    let (code, _, err) = common::run(&["deployment/web", "--path", "/data", "-o", "patch"], b"");
+    let (code, _, err) = common::run_no_stdin(&["deployment/web", "--path", "/data", "-o", "patch"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("-o patch"), "{err}");
 }

@@ -447,7 +447,7 @@ impl Cluster {
             // Quiesce, then copy what changed until both sides agree.
             let ran_pre = match &hooks.pre {
                 Some(h) => {
-                    self.run_hook(&ns, &src, h, "pre", progress).await?;
+                    self.run_hook(&ns, src, h, "pre", progress).await?;
                     true
                 }
                 None => false,
@@ -498,7 +498,7 @@ impl Cluster {
             if verified.is_err() && ran_pre {
                 // The switch stops: the app keeps running, so let it write again.
                 if let Some(h) = &hooks.post {
-                    let _ = self.run_hook(&ns, &src, h, "post", progress).await;
+                    let _ = self.run_hook(&ns, src, h, "post", progress).await;
                 }
             }
             verified

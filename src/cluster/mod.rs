@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 mod carry;
 
 use kubectl_persist::decide::select::Target;
-use kubectl_persist::live::{Key, Op, Snapshot, FIELD_MANAGER};
+use kubectl_persist::live::{Key, Op, Snapshot, FIELD_MANAGER, HELM_FIELD_MANAGER};
 
 pub struct Cluster {
     client: Client,
@@ -294,6 +294,24 @@ impl Cluster {
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
                     Err(e) => Err(explain(e, "delete", &key.to_string())),
                 }
+            }
+            Op::Handover { obj } => {
+                if dry_run {
+                    return Ok(None);
+                }
+                let key = Key::of(obj);
+                let api = self.api(&key.kind, Some(&key.namespace))?;
+                // Helm takes every field (same values: nothing changes), then
+                // this tool lets go of its own.
+                api.patch(&key.name, &PatchParams::apply(HELM_FIELD_MANAGER).force(), &Patch::Apply(obj))
+                    .await
+                    .map_err(|e| explain(e, "apply", &key.to_string()))?;
+                let bare = json!({"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                                  "metadata": {"name": key.name, "namespace": key.namespace}});
+                api.patch(&key.name, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&bare))
+                    .await
+                    .map_err(|e| explain(e, "apply", &key.to_string()))?;
+                Ok(None)
             }
             Op::Carry { job } => {
                 if dry_run {
