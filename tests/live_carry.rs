@@ -361,3 +361,59 @@ fn the_whole_switch_runs_as_a_user_bound_only_to_the_shipped_rbac() {
     assert_same("/layer, switched by the RBAC-only user", &layer, &l);
     let _ = ns.kubectl_raw(&["delete", "clusterrolebinding", &crb], None);
 }
+
+#[test]
+#[cfg_attr(not(persist_live_node), ignore = "needs a cluster with a node: tests/live.sh (WITH_NODE=1)")]
+fn several_pods_are_refused_unless_each_goes_to_its_own_ordinal() {
+    let Some(kc) = kubeconfig() else { return };
+    let ns = Ns::new(&kc, "carry-perpod");
+    ns.volumes_for(&["data-web-0", "data-web-1", "layer-web-0", "layer-web-1"]);
+    let (first, _, _) = running_app(&ns, "web", "");
+    // A second pod, created later: its own random data.
+    ns.kubectl(&["scale", "-n", &ns.name, "deployment/web", "--replicas=2"]);
+    ns.rollout("deployment/web");
+    let pods = ns.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        &ns.name,
+        "-l",
+        "app=web",
+        "--sort-by=.metadata.creationTimestamp",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    let pods: Vec<&str> = pods.split_whitespace().collect();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    assert_eq!(pods[0], first);
+    for p in &pods {
+        for _ in 0..120 {
+            let (code, _, _) =
+                ns.kubectl_raw(&["exec", "-n", &ns.name, p, "-c", "app", "--", "test", "-e", "/layer/.written"], None);
+            if code == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    let before: Vec<(Listing, Listing)> = pods.iter().map(|p| trees(&ns, p)).collect();
+    assert!(!before[0].0.matches(&before[1].0), "each pod has data of its own");
+
+    let (code, _, err) = press(&ns, "web", &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("runs 2 pods") && err.contains("--carry=per-pod") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert!(ns.get("statefulset/web").is_none() && ns.get("pvc/data-web-0").is_none(), "nothing was created");
+
+    let (code, _, err) = press(&ns, "web", &["--carry=per-pod"]);
+    assert_eq!(code, 0, "{err}");
+    ns.rollout("statefulset/web");
+    for (i, (d, l)) in before.iter().enumerate() {
+        let pod = format!("web-{i}");
+        let (dd, ll) = trees(&ns, &pod);
+        assert_same(&format!("/data of pod {} in {pod}", pods[i]), d, &dd);
+        assert_same(&format!("/layer of pod {} in {pod}", pods[i]), l, &ll);
+    }
+}
