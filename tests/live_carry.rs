@@ -84,6 +84,13 @@ fn assert_same(what: &str, before: &Listing, after: &Listing) {
     assert!(files >= 8 && bytes > 20 << 20, "{what}: the test tree is there ({files} files, {bytes} bytes)");
 }
 
+/// Both trees of `pod` equal the ones listed before.
+fn assert_trees(ns: &Ns, pod: &str, data: &Listing, layer: &Listing, when: &str) {
+    let (d, l) = trees(ns, pod);
+    assert_same(&format!("/data in {pod} {when}"), data, &d);
+    assert_same(&format!("/layer in {pod} {when}"), layer, &l);
+}
+
 /// A deployment written and running; its pod and both trees.
 fn running_app(ns: &Ns, name: &str, annotations: &str) -> (String, Listing, Listing) {
     ns.apply(&app(name, annotations));
@@ -130,9 +137,7 @@ fn a_switch_keeps_every_byte_and_the_new_pod_keeps_it_after_a_restart() {
         "the closing line says what was carried: {err}"
     );
     ns.rollout("statefulset/web");
-    let (d, l) = trees(&ns, "web-0");
-    assert_same("emptyDir /data in web-0", &data, &d);
-    assert_same("container layer /layer in web-0", &layer, &l);
+    assert_trees(&ns, "web-0", &data, &layer, "after the switch");
     let pvc = ns.get("pvc/data-web-0").unwrap();
     assert!(pvc["metadata"]["annotations"]["kubectl-persist/carry"].as_str().unwrap().starts_with("done "), "{pvc}");
     // The loader pod is gone; the claims stay bound to the StatefulSet's pod.
@@ -140,9 +145,7 @@ fn a_switch_keeps_every_byte_and_the_new_pod_keeps_it_after_a_restart() {
     // The StatefulSet's pod comes back on the same claims.
     ns.kubectl(&["delete", "pod", "-n", &ns.name, "web-0", "--wait=true"]);
     ns.rollout("statefulset/web");
-    let (d, l) = trees(&ns, "web-0");
-    assert_same("/data after the pod was deleted", &data, &d);
-    assert_same("/layer after the pod was deleted", &layer, &l);
+    assert_trees(&ns, "web-0", &data, &layer, "after the pod was deleted");
     // Pressed again: nothing to do, nothing copied.
     let (code, _, err) = press(&ns, "web", &[]);
     assert_eq!(code, 0, "{err}");
@@ -170,15 +173,11 @@ fn pvc_mode_keeps_every_byte() {
     ns.rollout("deployment/web");
     let pod = ns.pod("app=web");
     assert_ne!(pod, old, "the Deployment rolled to a pod on the claims");
-    let (d, l) = trees(&ns, &pod);
-    assert_same("/data on claim web-data", &data, &d);
-    assert_same("/layer on claim web-layer", &layer, &l);
+    assert_trees(&ns, &pod, &data, &layer, "on claim web-data");
     ns.kubectl(&["delete", "pod", "-n", &ns.name, &pod, "--wait=true"]);
     ns.rollout("deployment/web");
     let pod = ns.pod("app=web");
-    let (d, l) = trees(&ns, &pod);
-    assert_same("/data after the pod was replaced", &data, &d);
-    assert_same("/layer after the pod was replaced", &layer, &l);
+    assert_trees(&ns, &pod, &data, &layer, "after the pod was replaced");
 }
 
 /// The app runs on as it was: the same pod, the same bytes, no StatefulSet.
@@ -187,9 +186,7 @@ fn untouched(ns: &Ns, pod: &str, data: &Listing, layer: &Listing) {
     let d = ns.get("deployment/web").expect("the Deployment is there");
     assert_eq!(d["spec"]["replicas"], 1, "{d}");
     assert!(ns.get("statefulset/web").is_none(), "the StatefulSet was rolled back");
-    let (dd, ll) = trees(ns, pod);
-    assert_same("/data of the running app", data, &dd);
-    assert_same("/layer of the running app", layer, &ll);
+    assert_trees(ns, pod, data, layer, "of the running app");
 }
 
 #[test]
@@ -249,18 +246,14 @@ fn a_failed_helper_or_a_killed_run_leaves_the_app_with_its_data_and_a_rerun_fini
     assert!(seen.contains("copying app:/data"), "{seen}");
     // The Deployment was never scaled down: the app runs with its data.
     assert_eq!(ns.pod("app=web"), pod);
-    let (dd, ll) = trees(&ns, &pod);
-    assert_same("/data while interrupted", &data, &dd);
-    assert_same("/layer while interrupted", &layer, &ll);
+    assert_trees(&ns, &pod, &data, &layer, "while interrupted");
 
     // A rerun finishes the job: the pending claims are filled again.
     let (code, _, err) = press(&ns, "web", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("verified"), "{err}");
     ns.rollout("statefulset/web");
-    let (d, l) = trees(&ns, "web-0");
-    assert_same("/data after the rerun", &data, &d);
-    assert_same("/layer after the rerun", &layer, &l);
+    assert_trees(&ns, "web-0", &data, &layer, "after the rerun");
 }
 
 #[test]
@@ -356,9 +349,7 @@ fn the_whole_switch_runs_as_a_user_bound_only_to_the_shipped_rbac() {
     assert!(err.contains("verified"), "{err}");
     ns.rollout("statefulset/web");
     assert!(ns.get(&format!("pod/{pod}")).is_none());
-    let (d, l) = trees(&ns, "web-0");
-    assert_same("/data, switched by the RBAC-only user", &data, &d);
-    assert_same("/layer, switched by the RBAC-only user", &layer, &l);
+    assert_trees(&ns, "web-0", &data, &layer, "switched by the RBAC-only user");
     let _ = ns.kubectl_raw(&["delete", "clusterrolebinding", &crb], None);
 }
 
@@ -412,8 +403,31 @@ fn several_pods_are_refused_unless_each_goes_to_its_own_ordinal() {
     ns.rollout("statefulset/web");
     for (i, (d, l)) in before.iter().enumerate() {
         let pod = format!("web-{i}");
-        let (dd, ll) = trees(&ns, &pod);
-        assert_same(&format!("/data of pod {} in {pod}", pods[i]), d, &dd);
-        assert_same(&format!("/layer of pod {} in {pod}", pods[i]), l, &ll);
+        assert_trees(&ns, &pod, d, l, &format!("from pod {}", pods[i]));
     }
+}
+
+#[test]
+#[cfg_attr(not(persist_live_node), ignore = "needs a cluster with a node: tests/live.sh (WITH_NODE=1)")]
+fn with_no_pod_running_pvc_mode_still_makes_its_claims() {
+    let Some(kc) = kubeconfig() else { return };
+    let ns = Ns::new(&kc, "carry-idle");
+    ns.volumes_for(&["web-data", "web-layer"]);
+    ns.apply(&app("web", "").replace("replicas: 1", "replicas: 0"));
+    let (code, _, err) = press(&ns, "web", &["--mode", "pvc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no pod of deployment/web runs: there is nothing to carry"), "{err}");
+    for c in ["pvc/web-data", "pvc/web-layer"] {
+        let pvc = ns.wait_for(c, 30);
+        assert!(
+            pvc["metadata"]["annotations"]["kubectl-persist/carry"].as_str().unwrap().starts_with("empty"),
+            "{pvc}"
+        );
+    }
+    // Scaled up, the app starts on them.
+    ns.kubectl(&["scale", "-n", &ns.name, "deployment/web", "--replicas=1"]);
+    ns.rollout("deployment/web");
+    let pod = ns.pod("app=web");
+    let (d, _) = trees(&ns, &pod);
+    assert!(d.totals().0 >= 8, "the app wrote onto its claim");
 }

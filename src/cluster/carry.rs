@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use kubectl_persist::carry::{self, Hook, Hooks, Listing, Mode, Unit, CARRY_ANNOTATION, DEST_ROOT, SOURCE_ROOT};
-use kubectl_persist::live::{CarryJob, FIELD_MANAGER};
+use kubectl_persist::live::{CarryClaims, CarryJob, FIELD_MANAGER};
 
 use super::Cluster;
 
@@ -317,6 +317,26 @@ impl Cluster {
         for l in &pre.lines {
             progress(l);
         }
+        if pre.pods.is_empty() {
+            // Nothing to copy; but standalone claims must exist for the pods
+            // the Deployment starts next (a StatefulSet makes its own).
+            if let CarryClaims::Standalone(claims) = &job.claims {
+                for c in claims {
+                    let name = c["metadata"]["name"].as_str().unwrap_or_default();
+                    if self.get("PersistentVolumeClaim", &ns, name).await?.is_some() {
+                        continue;
+                    }
+                    let mut c = c.clone();
+                    c["metadata"]["annotations"][CARRY_ANNOTATION] = json!("empty: no pod ran when it was made");
+                    self.api("PersistentVolumeClaim", Some(&ns))?
+                        .patch(name, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&c))
+                        .await
+                        .map_err(|e| super::explain(e, "apply", &format!("persistentvolumeclaim/{name}")))?;
+                    progress(&format!("claim {name}: created empty"));
+                }
+            }
+            return Ok(None);
+        }
         let mut files = 0usize;
         let mut bytes = 0u64;
         for src in &pre.pods {
@@ -392,9 +412,6 @@ impl Cluster {
                     .await
                     .map_err(|e| super::explain(e, "patch", &format!("persistentvolumeclaim/{name}")))?;
             }
-        }
-        if pre.pods.is_empty() {
-            return Ok(None);
         }
         let line = format!(
             "carried {files} files, {} ({bytes} bytes) from {} in {:.1}s, verified",
