@@ -431,3 +431,41 @@ fn with_no_pod_running_pvc_mode_still_makes_its_claims() {
     let (d, _) = trees(&ns, &pod);
     assert!(d.totals().0 >= 8, "the app wrote onto its claim");
 }
+
+#[test]
+#[cfg_attr(not(persist_live_node), ignore = "needs a cluster with a node: tests/live.sh (WITH_NODE=1)")]
+fn a_non_root_apps_private_files_in_its_container_layer_are_carried() {
+    let Some(kc) = kubeconfig() else { return };
+    let ns = Ns::new(&kc, "carry-nonroot");
+    ns.volumes_for(&["tmp-home-web-0"]);
+    // Pod-level runAsNonRoot, uid 1000, a private file in the container layer.
+    ns.apply(&format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      securityContext: {{runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000}}
+      containers:
+        - name: app
+          image: {IMAGE}
+          imagePullPolicy: Never
+          command: [sh, -c, '[ -e /tmp/home/.cfg/key ] || {{ mkdir -p /tmp/home/.cfg && echo mine > /tmp/home/.cfg/key && chmod 600 /tmp/home/.cfg/key && chmod 700 /tmp/home/.cfg; }}; exec sleep 100000']
+"#
+    ));
+    ns.rollout("deployment/web");
+    let pod = ns.pod("app=web");
+    let before = ns.listing(&pod, "app", "/tmp/home");
+    assert_eq!(before.totals().0, 1, "{}", String::from_utf8_lossy(&before.raw));
+    let (code, _, err) = ns.persist(
+        &["deployment/web", "--path", "app:/tmp/home", "--storage-class", "kp-local", "--helper-image", IMAGE],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    ns.rollout("statefulset/web");
+    let after = ns.listing("web-0", "app", "/tmp/home");
+    assert!(before.matches(&after), "{:?}", before.explain_mismatch(&after, 5));
+}
