@@ -19,6 +19,8 @@ fn main() {
     // reason, so the skip shows in the normal `cargo test` output.
     println!("cargo::rustc-check-cfg=cfg(persist_live)");
     println!("cargo::rustc-check-cfg=cfg(persist_live_node)");
+    println!("cargo::rustc-check-cfg=cfg(persist_live_csi)");
+    println!("cargo:rerun-if-env-changed=PERSIST_TEST_CSI");
     println!("cargo:rerun-if-env-changed=PERSIST_TEST_KUBECONFIG");
     println!("cargo:rerun-if-env-changed=PERSIST_TEST_NODE");
     let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty());
@@ -26,6 +28,9 @@ fn main() {
         println!("cargo:rustc-cfg=persist_live");
         if set("PERSIST_TEST_NODE") {
             println!("cargo:rustc-cfg=persist_live_node");
+        }
+        if set("PERSIST_TEST_CSI") {
+            println!("cargo:rustc-cfg=persist_live_csi");
         }
     }
     println!("cargo:rerun-if-changed=.git/HEAD");

@@ -53,6 +53,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Status(args)) => return crate::live_cmd::status(args, &kubectl_persist::Options::default()),
+        Some(Command::Backup(args)) => return crate::backup_cmd::backup(args),
+        Some(Command::Backups(args)) => return crate::backup_cmd::backups(args),
+        Some(Command::Restore(args)) => return crate::backup_cmd::restore(args),
         None => {}
     }
     let mut cfg = cli.run.resolve().map_err(Exit::from)?;

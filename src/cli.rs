@@ -126,6 +126,16 @@ pub enum Command {
     /// container layer.
     #[command(before_help = STATUS_EXAMPLES, help_template = TEMPLATE)]
     Status(crate::live_cmd::StatusArgs),
+    /// Snapshot every claim a workload's pods use, at one moment: one
+    /// VolumeGroupSnapshot where the cluster has a group class for the CSI
+    /// driver, else one VolumeSnapshot per claim; the pod's quiesce hooks run
+    /// around the cut.
+    Backup(crate::backup_cmd::BackupArgs),
+    /// List the backups kubectl-persist made: time, claims, sizes, ready, kind, class.
+    Backups(crate::backup_cmd::BackupsArgs),
+    /// Bring a workload back to a backup's data (after a backup of the current
+    /// data, unless --no-safety-backup).
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 #[derive(Args, Debug, Default)]

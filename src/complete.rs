@@ -441,7 +441,11 @@ mod tests {
             ("--storage-class f", &["fast"], NO_FILE_COMP),
             ("--context ", &["prod", "kind-dev"], NO_FILE_COMP),
             ("--access-mode ReadWriteO", &["ReadWriteOnce", "ReadWriteOncePod"], NO_FILE_COMP),
-            ("", &["completion", "help", "status", "deployment/", "statefulset/"], NO_FILE_COMP),
+            (
+                "",
+                &["backup", "backups", "completion", "help", "restore", "status", "deployment/", "statefulset/"],
+                NO_FILE_COMP,
+            ),
             ("d", &["deployment/"], NO_FILE_COMP | NO_SPACE),
             ("st", &["status", "statefulset/"], NO_FILE_COMP),
             ("sts", &["sts/"], NO_FILE_COMP | NO_SPACE),

@@ -17,6 +17,7 @@
 //! terminals and clusters.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backup;
 pub mod carry;
 pub mod decide;
 pub mod emit;

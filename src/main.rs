@@ -1,6 +1,7 @@
 //! `kubectl-persist`: parse the command line, run, print the error chain once.
 
 mod app;
+mod backup_cmd;
 mod cli;
 mod cluster;
 mod complete;

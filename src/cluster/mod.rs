@@ -14,6 +14,7 @@ use kube::Client;
 use serde_json::{json, Value};
 
 mod carry;
+mod snapshots;
 
 use kubectl_persist::decide::select::Target;
 use kubectl_persist::live::{Key, Op, Snapshot, FIELD_MANAGER, HELM_FIELD_MANAGER};
