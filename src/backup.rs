@@ -182,7 +182,12 @@ pub fn backups(groups: &[Value], snapshots: &[Value]) -> Vec<Backup> {
     }
     for s in snapshots {
         let (Some(name), Some(workload)) = (label(s, BACKUP_LABEL), label(s, WORKLOAD_LABEL)) else { continue };
-        if out.iter().any(|b| b.group.is_some() && b.name == name) {
+        // A group's member is part of its group only (also while the group
+        // goes away and takes its members with it).
+        let in_group = s["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|r| r["kind"] == "VolumeGroupSnapshot"));
+        if in_group || out.iter().any(|b| b.group.is_some() && b.name == name) {
             continue;
         }
         let m = member(s);

@@ -402,6 +402,10 @@ impl Cluster {
             None => Vec::new(),
         };
         let snaps = self.dyn_list(&Self::snapshots_ar(), Some(ns), None).await?;
+        // What is being deleted (--keep) is no backup any more.
+        let alive = |v: &Value| v["metadata"]["deletionTimestamp"].is_null();
+        let groups: Vec<Value> = groups.into_iter().filter(alive).collect();
+        let snaps: Vec<Value> = snaps.into_iter().filter(alive).collect();
         let mut out = backup::backups(&groups, &snaps);
         if let Some(k) = workload {
             let l = backup::workload_label(&k.kind, &k.name);
@@ -445,7 +449,9 @@ impl Cluster {
         Ok(gone)
     }
 
-    /// Bring the workload's claims back to a backup's data.
+    /// Bring the workload's claims back to a backup's data. A failure before
+    /// any claim changed starts the workload again as it was; after, it stays
+    /// stopped, and the message says so (the caller names the safety backup).
     pub async fn restore(
         &self,
         ns: &str,
@@ -457,6 +463,41 @@ impl Cluster {
         let w =
             self.get(&key.kind, ns, &key.name).await?.ok_or_else(|| anyhow!("{key} not found in namespace {ns}"))?;
         let replicas = w["spec"]["replicas"].as_i64().unwrap_or(1);
+        let mut changed = false;
+        let r = self.restore_steps(ns, key, from, &w, replicas, &mut changed, timeout, progress).await;
+        if let Err(e) = r {
+            if changed {
+                bail!("{e:#}; some claims were already replaced, so {key} stays stopped (0 replicas)");
+            }
+            let back = self
+                .execute(
+                    &kubectl_persist::live::Op::Scale { key: key.clone(), replicas },
+                    false,
+                    false,
+                    timeout,
+                    progress,
+                )
+                .await;
+            return Err(match back {
+                Ok(_) => anyhow!("{e:#}; nothing was changed: {key} is scaled back to {replicas}"),
+                Err(e2) => anyhow!("{e:#}; and scaling {key} back to {replicas} failed: {e2:#}"),
+            });
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn restore_steps(
+        &self,
+        ns: &str,
+        key: &Key,
+        from: &Backup,
+        w: &Value,
+        replicas: i64,
+        changed: &mut bool,
+        timeout: Duration,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()> {
         let snaps = self.dyn_list(&Self::snapshots_ar(), Some(ns), None).await?;
         // Stop the workload: no pod may write while its claims are replaced.
         progress(&format!("scale {key} to 0"));
@@ -521,6 +562,7 @@ impl Cluster {
                             .map_err(|e| explain(e, "patch", &format!("persistentvolume/{pv}")))?;
                         progress(&format!("volume {pv} of claim {} kept (reclaim policy Retain)", m.claim));
                     }
+                    *changed = true;
                     self.execute(
                         &kubectl_persist::live::Op::Delete {
                             key: Key {
@@ -559,6 +601,8 @@ impl Cluster {
             }
         }
         if !repoint.is_empty() {
+            // Read again: scaling moved its generation, which the patch tests.
+            let w = self.get(&key.kind, ns, &key.name).await?.ok_or_else(|| anyhow!("{key} disappeared"))?;
             let mut desired = kubectl_persist::live::to_manifest(&w).0;
             for v in desired["spec"]["template"]["spec"]["volumes"].as_array_mut().into_iter().flatten() {
                 if let Some((_, n)) =
@@ -570,6 +614,7 @@ impl Cluster {
             let (live, generation) = kubectl_persist::live::to_manifest(&w);
             let snapshot = kubectl_persist::live::Snapshot::of(std::slice::from_ref(&w));
             let patch = snapshot.patch(key, &live, &desired, generation);
+            *changed = true;
             self.execute(
                 &kubectl_persist::live::Op::Patch { key: key.clone(), patch },
                 false,

@@ -62,7 +62,7 @@ impl Ns {
     /// `kubectl persist status -n NS` is written).
     pub fn persist(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
         let (sub, rest) = match args.first() {
-            Some(&"status") => (vec!["status"], &args[1..]),
+            Some(&sub @ ("status" | "backup" | "backups" | "restore")) => (vec![sub], &args[1..]),
             _ => (vec![], args),
         };
         let mut all = sub;
