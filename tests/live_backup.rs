@@ -221,3 +221,30 @@ spec:
     assert_eq!(d["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "web-data-b1");
     assert!(ns.get("pvc/web-data").is_some(), "the old claim is kept");
 }
+
+#[test]
+#[cfg_attr(not(persist_live_csi), ignore = "needs a cluster with CSI snapshots: WITH_CSI=1 tests/live.sh")]
+fn a_backup_of_more_replicas_restores_every_ordinal_as_a_user_bound_only_to_the_shipped_rbac() {
+    let Some(kc) = kubeconfig() else { return };
+    let admin = Ns::new(&kc, "bk-rbac");
+    let (ns, _dir) =
+        admin.rbac_user(&["kubectl-persist-backup"], &["kubectl-persist-read", "kubectl-persist-restore-volumes"]);
+    admin.apply(&app(""));
+    admin.rollout("statefulset/db");
+    let before = state(&admin);
+    let (code, _, err) = ns.persist(&["backup", "statefulset/db", "--name", "b1", "--wait"], "");
+    assert_eq!(code, 0, "as the RBAC-only user: {err}");
+    // Fewer replicas now, and new data.
+    admin.kubectl(&["scale", "-n", &admin.name, "statefulset/db", "--replicas=1"]);
+    admin.rollout("statefulset/db");
+    admin.kubectl(&["exec", "-n", &admin.name, "db-0", "--", "sh", "-c", "echo new > /data/first"]);
+    let (code, _, err) = ns.persist(&["restore", "statefulset/db", "--from", "b1"], "");
+    assert_eq!(code, 0, "as the RBAC-only user: {err}");
+    assert!(err.contains("claim data-db-1 re-created from snapshot"), "the ordinal beyond the replicas too: {err}");
+    admin.rollout("statefulset/db");
+    assert_eq!(admin.get("statefulset/db").unwrap()["spec"]["replicas"], 1, "the replicas it had");
+    admin.kubectl(&["scale", "-n", &admin.name, "statefulset/db", "--replicas=2"]);
+    admin.rollout("statefulset/db");
+    assert!(same(&before, &state(&admin)), "both ordinals hold the backed-up bytes");
+    std::mem::forget(ns); // the namespace goes with `admin`
+}

@@ -308,41 +308,8 @@ fn the_whole_switch_runs_as_a_user_bound_only_to_the_shipped_rbac() {
     let Some(kc) = kubeconfig() else { return };
     let ns = Ns::new(&kc, "carry-rbac");
     ns.volumes_for(&["data-web-0", "layer-web-0"]);
-    let rbac = std::fs::read_to_string(common::repo().join("plugin-manifest/rbac.yaml")).unwrap();
-    let (code, _, err) = ns.kubectl_raw(&["apply", "-f", "-"], Some(&rbac));
-    assert_eq!(code, 0, "{err}");
-    let sa = format!("system:serviceaccount:{}:persist", ns.name);
-    ns.kubectl(&["create", "serviceaccount", "-n", &ns.name, "persist"]);
-    ns.kubectl(&[
-        "create",
-        "rolebinding",
-        "-n",
-        &ns.name,
-        "persist",
-        "--clusterrole=kubectl-persist",
-        &format!("--user={sa}"),
-    ]);
-    let crb = format!("{}-persist-read", ns.name);
-    ns.kubectl(&["create", "clusterrolebinding", &crb, "--clusterrole=kubectl-persist-read", &format!("--user={sa}")]);
-    let token = ns.kubectl(&["create", "token", "-n", &ns.name, "persist"]).trim().to_string();
-    // A kubeconfig with the cluster of the admin one and only this token.
-    let admin: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
-    let cluster = &admin["clusters"][0]["cluster"];
-    let user_kc = serde_yaml::to_string(&serde_yaml::from_str::<serde_yaml::Value>(&format!(
-        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {cluster}}}]\nusers: [{{name: u, user: {{token: {token}}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u, namespace: {ns}}}}}]\ncurrent-context: x\n",
-        cluster = serde_json::to_string(cluster).unwrap(),
-        ns = ns.name
-    )).unwrap())
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let user_path = dir.path().join("kubeconfig");
-    std::fs::write(&user_path, user_kc).unwrap();
-
+    let (user, _dir) = ns.rbac_user(&["kubectl-persist"], &["kubectl-persist-read"]);
     let (pod, data, layer) = running_app(&ns, "web", "");
-    let user = Ns { name: ns.name.clone(), kc: user_path.to_string_lossy().into_owned() };
-    // The user may not, say, delete the namespace: the binding is what it is.
-    let (code, _, _) = user.kubectl_raw(&["delete", "namespace", &ns.name, "--dry-run=server"], None);
-    assert_ne!(code, 0, "the token must not act as admin");
     let (code, _, err) = press(&user, "web", &[]);
     std::mem::forget(user); // the namespace goes with `ns`
     assert_eq!(code, 0, "the switch with only plugin-manifest/rbac.yaml: {err}");
@@ -350,7 +317,6 @@ fn the_whole_switch_runs_as_a_user_bound_only_to_the_shipped_rbac() {
     ns.rollout("statefulset/web");
     assert!(ns.get(&format!("pod/{pod}")).is_none());
     assert_trees(&ns, "web-0", &data, &layer, "switched by the RBAC-only user");
-    let _ = ns.kubectl_raw(&["delete", "clusterrolebinding", &crb], None);
 }
 
 #[test]

@@ -161,9 +161,61 @@ impl Ns {
     }
 }
 
+impl Ns {
+    /// A service account of this namespace bound only to ClusterRoles of
+    /// plugin-manifest/rbac.yaml (`namespaced` through RoleBindings here,
+    /// `cluster` through ClusterRoleBindings), and a kubeconfig file with
+    /// just its token (kept alive by the returned folder).
+    pub fn rbac_user(&self, namespaced: &[&str], cluster: &[&str]) -> (Ns, tempfile::TempDir) {
+        let rbac = std::fs::read_to_string(super::repo().join("plugin-manifest/rbac.yaml")).unwrap();
+        let (code, _, err) = self.kubectl_raw(&["apply", "-f", "-"], Some(&rbac));
+        assert_eq!(code, 0, "{err}");
+        let sa = format!("system:serviceaccount:{}:persist", self.name);
+        self.kubectl(&["create", "serviceaccount", "-n", &self.name, "persist"]);
+        for role in namespaced {
+            self.kubectl(&[
+                "create",
+                "rolebinding",
+                "-n",
+                &self.name,
+                role,
+                &format!("--clusterrole={role}"),
+                &format!("--user={sa}"),
+            ]);
+        }
+        for role in cluster {
+            let name = format!("{}-{role}", self.name);
+            self.kubectl(&[
+                "create",
+                "clusterrolebinding",
+                &name,
+                &format!("--clusterrole={role}"),
+                &format!("--user={sa}"),
+            ]);
+            self.kubectl(&["label", "clusterrolebinding", &name, &format!("kp-test-ns={}", self.name)]);
+        }
+        let token = self.kubectl(&["create", "token", "-n", &self.name, "persist"]).trim().to_string();
+        let admin: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&self.kc).unwrap()).unwrap();
+        let cluster = serde_json::to_string(&admin["clusters"][0]["cluster"]).unwrap();
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {cluster}}}]\nusers: [{{name: u, user: {{token: {token}}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u, namespace: {}}}}}]\ncurrent-context: x\n",
+            self.name
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, text).unwrap();
+        let user = Ns { name: self.name.clone(), kc: path.to_string_lossy().into_owned() };
+        // The token must not act as admin.
+        let (code, _, _) = user.kubectl_raw(&["delete", "namespace", &self.name, "--dry-run=server"], None);
+        assert_ne!(code, 0, "the service account is not bound to more than asked");
+        (user, dir)
+    }
+}
+
 impl Drop for Ns {
     fn drop(&mut self) {
         let _ = self.kubectl_raw(&["delete", "namespace", &self.name, "--wait=false"], None);
         let _ = self.kubectl_raw(&["delete", "pv", "-l", &format!("kp-test-ns={}", self.name), "--wait=false"], None);
+        let _ = self.kubectl_raw(&["delete", "clusterrolebinding", "-l", &format!("kp-test-ns={}", self.name)], None);
     }
 }
