@@ -1,6 +1,7 @@
 //! The one place that knows YAML: split a stream, parse a document into a
 //! tree that remembers its source, and render an edited tree back.
 
+pub mod check;
 pub mod node;
 pub mod parse;
 pub mod render;

@@ -72,8 +72,22 @@ pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
             msg: format!("control character U+{:04X} is not allowed in YAML", text.as_bytes()[at]),
         });
     }
-    let mut p = P { s: text, b: text.as_bytes(), pos: 0, line_start: 0, next_id: 1, depth: 0, limits: *limits };
-    p.document()
+    let mut p = P {
+        s: text,
+        b: text.as_bytes(),
+        pos: 0,
+        line_start: 0,
+        next_id: 1,
+        depth: 0,
+        limits: *limits,
+        doc_end: None,
+        seen_yaml_directive: false,
+    };
+    let tree = p.document()?;
+    // A second parser reads the document too; text after `...` (directives
+    // for the next document) is not part of it.
+    super::check::cross_check(&text[..p.doc_end.unwrap_or(text.len())], tree.as_ref())?;
+    Ok(tree)
 }
 
 struct P<'a> {
@@ -84,6 +98,9 @@ struct P<'a> {
     next_id: u32,
     depth: usize,
     limits: Limits,
+    /// Where the first `...` marker ends, if there is one.
+    doc_end: Option<usize>,
+    seen_yaml_directive: bool,
 }
 
 fn blank(c: u8) -> bool {
@@ -205,15 +222,20 @@ impl<'a> P<'a> {
             self.pos = 3;
             self.line_start = 3;
         }
+        let mut first_directive = None;
         loop {
             self.skip_to_next_token(true)?;
             if self.peek() == b'%' && self.pos == self.line_start {
-                self.skip_to_eol();
+                first_directive.get_or_insert(self.pos);
+                self.directive()?;
                 continue;
             }
             break;
         }
         if self.eof() {
+            // Directives with no document after them here: the stream was
+            // split before the `---` of the document they belong to.
+            self.doc_end = first_directive;
             return Ok(None);
         }
         if self.at_doc_marker() && self.b[self.pos] == b'-' {
@@ -229,6 +251,9 @@ impl<'a> P<'a> {
                 if self.eof() {
                     return Ok(None);
                 }
+                // `---` then `...`: an empty document.
+                self.after_document_end()?;
+                return Ok(None);
             }
             // Content starts on the separator line or below it.
             self.pos = after_sep;
@@ -239,11 +264,7 @@ impl<'a> P<'a> {
             }
         } else if self.at_doc_marker() {
             // `...` ends an empty document.
-            self.pos += 3;
-            self.skip_to_next_token(true)?;
-            if !self.eof() {
-                return self.err(self.pos, "content after the document end marker '...'");
-            }
+            self.after_document_end()?;
             return Ok(None);
         }
         if self.eof() {
@@ -252,8 +273,7 @@ impl<'a> P<'a> {
         let root = self.block_node(-1, Ctx::Doc)?;
         self.skip_to_next_token(true)?;
         if self.at_doc_marker() && self.b[self.pos] == b'.' {
-            self.pos += 3;
-            self.skip_to_next_token(true)?;
+            self.after_document_end()?;
         }
         if !self.eof() {
             return self.err(
@@ -262,6 +282,59 @@ impl<'a> P<'a> {
             );
         }
         Ok(Some(root))
+    }
+
+    /// Skip a directive line (`%YAML 1.2`); `%TAG` is refused: tags here are
+    /// compared as written, so a handle defined elsewhere would be misread.
+    fn directive(&mut self) -> R<()> {
+        if self.b[self.pos..].starts_with(b"%TAG") && blank(self.at(4)) {
+            return self
+                .err(self.pos, "%TAG directives are not supported: write tags in full (!<tag:...>) or as !!name");
+        }
+        let from = self.pos;
+        self.skip_to_eol();
+        let line = self.s[from..self.pos].trim_end_matches('\r');
+        let Some(rest) = line.strip_prefix("%YAML") else { return Ok(()) };
+        if !rest.starts_with([' ', '\t']) {
+            return Ok(()); // another directive (`%YAMLL`), ignored as YAML says
+        }
+        let mut words = rest.split_whitespace();
+        let version_ok = words.next().is_some_and(|v| {
+            v.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit())
+            })
+        });
+        if !version_ok || words.next().is_some_and(|w| !w.starts_with('#')) {
+            return self.err(from, "a %YAML directive takes one version number, like %YAML 1.2");
+        }
+        if self.seen_yaml_directive {
+            return self.err(from, "more than one %YAML directive for one document");
+        }
+        self.seen_yaml_directive = true;
+        Ok(())
+    }
+
+    /// After `...`: only comments and directives (for the next document).
+    fn after_document_end(&mut self) -> R<()> {
+        self.pos += 3;
+        self.doc_end.get_or_insert(self.pos);
+        self.seen_yaml_directive = false;
+        loop {
+            self.skip_to_next_token(true)?;
+            if self.peek() == b'%' && self.pos == self.line_start {
+                self.directive()?;
+                continue;
+            }
+            if self.at_doc_marker() && self.b[self.pos] == b'.' {
+                self.pos += 3;
+                continue;
+            }
+            break;
+        }
+        if !self.eof() {
+            return self.err(self.pos, "content after the document end marker '...'");
+        }
+        Ok(())
     }
 
     /// May the token at the cursor be the content of a node whose parent block
@@ -309,8 +382,62 @@ impl<'a> P<'a> {
                 same_line = false;
             }
         }
-        let col = self.col();
+        // `&a\n&k key: v` or `!!map\n&k key: v`: properties on a line of their
+        // own, then a line that starts with properties again. Those belong to
+        // the key when a mapping follows, else to the same node as the first.
+        let (mut anchor, mut tag) = (anchor, tag);
+        let mut inner: Option<(usize, Option<String>, Option<String>)> = None;
+        while has_props && !same_line && inner.is_none() && matches!(self.peek(), b'&' | b'!') {
+            let at = self.pos;
+            let (a2, t2) = self.properties(false)?;
+            self.skip_inline_ws();
+            if !(self.at_comment() || self.at_eol()) {
+                inner = Some((at, a2, t2));
+                break;
+            }
+            // `&a\n!!map\n...`: more properties of the same node.
+            if a2.is_some() && anchor.is_some() || t2.is_some() && tag.is_some() {
+                return self.err(at, "a node may have only one anchor and one tag");
+            }
+            anchor = anchor.or(a2);
+            tag = tag.or(t2);
+            let props_end = self.pos;
+            self.skip_to_next_token(true)?;
+            if !self.content_allowed(n, ctx) {
+                let mut e = self.empty(props_start);
+                e.end = props_end as u32;
+                e.anchor = anchor;
+                e.tag = tag;
+                return Ok(e);
+            }
+        }
+        let col = match &inner {
+            Some((at, ..)) => (at - self.line_start) as i32,
+            None => self.col(),
+        };
         let start = if has_props { props_start } else { self.pos };
+        // Properties that must be the node's own when no mapping key follows.
+        let merge = |anchor: &mut Option<String>,
+                     tag: &mut Option<String>,
+                     inner: &mut Option<(usize, Option<String>, Option<String>)>|
+         -> R<()> {
+            if let Some((at, a2, t2)) = inner.take() {
+                if a2.is_some() && anchor.is_some() || t2.is_some() && tag.is_some() {
+                    return Err(ParseError { offset: at, msg: "a node may have only one anchor and one tag".into() });
+                }
+                *anchor = anchor.take().or(a2);
+                *tag = tag.take().or(t2);
+            }
+            Ok(())
+        };
+        let starts_block = matches!(self.peek(), b'-' | b'?') && blank(self.at(1));
+        if inner.is_some() && (starts_block || matches!(self.peek(), b'*')) {
+            return self.err(self.pos, "properties (anchors, tags) cannot stand before this on the same line");
+        }
+        if starts_block || matches!(self.peek(), b'|' | b'>' | b'[' | b'{' | b'*') {
+            // Not a scalar that could be a key: the inner properties are the node's.
+            merge(&mut anchor, &mut tag, &mut inner)?;
+        }
         let mut node = match self.peek() {
             b'-' if blank(self.at(1)) => {
                 if same_line && ctx == Ctx::MapValue {
@@ -356,6 +483,16 @@ impl<'a> P<'a> {
                         return self.err(self.pos, "mapping values are not allowed here (a value cannot itself start a mapping on the same line; check for a missing quote or a ': ' inside the value)");
                     }
                     let mut key = scalar;
+                    if let Some((at, a2, t2)) = inner.take() {
+                        key.anchor = a2;
+                        key.tag = t2;
+                        key.start = at as u32;
+                        let mut map = self.block_map(col, key)?;
+                        map.anchor = anchor;
+                        map.tag = tag;
+                        map.start = start as u32;
+                        return Ok(map);
+                    }
                     // Properties on the key's own line belong to the key.
                     if has_props && !same_line_props_before_newline(self, props_start, key_start) {
                         let mut map = self.block_map(col, key)?;
@@ -375,6 +512,7 @@ impl<'a> P<'a> {
                 if self.peek() == b':' && blank(self.at(1)) {
                     return self.err(self.pos, "mapping values are not allowed here");
                 }
+                merge(&mut anchor, &mut tag, &mut inner)?;
                 scalar
             }
         };
@@ -440,7 +578,18 @@ impl<'a> P<'a> {
                             self.pos += 1;
                         }
                     }
-                    tag = Some(self.s[from..self.pos].to_string());
+                    let t = &self.s[from..self.pos];
+                    if t.len() > 2
+                        && !t.starts_with("!<")
+                        && !t.starts_with("!!")
+                        && t[1..].find('!').is_some_and(|i| i + 2 < t.len())
+                    {
+                        return self.err(
+                            from,
+                            "named tag handles (!name!...) need a %TAG directive, which is not supported: write the tag in full (!<tag:...>)",
+                        );
+                    }
+                    tag = Some(t.to_string());
                 }
                 b'&' | b'!' => return self.err(self.pos, "a node may have only one anchor and one tag"),
                 _ => break,
@@ -663,7 +812,7 @@ impl<'a> P<'a> {
                 if flow && flow_indicator(self.peek()) {
                     break;
                 }
-                if !flow && self.peek() == b':' && blank(self.at(1)) {
+                if self.peek() == b':' && (blank(self.at(1)) || flow && flow_indicator(self.at(1))) {
                     break;
                 }
                 cont = true;
@@ -877,7 +1026,8 @@ impl<'a> P<'a> {
                         }
                         i
                     }
-                    _ => (base + 1).max(max_empty.min(base + 1)),
+                    // No content: the longest empty line sets the indentation.
+                    _ => (base + 1).max(max_empty),
                 }
             }
         };
