@@ -1034,6 +1034,8 @@ impl<'a> P<'a> {
         let indent = indent.max(0) as usize;
         let mut lines: Vec<Option<&str>> = Vec::new(); // None = empty line
         let mut trailing_break = false;
+        // Where the line break of the last trailing empty line starts.
+        let mut last_empty_break: Option<usize> = None;
         loop {
             if self.eof() {
                 break;
@@ -1059,6 +1061,7 @@ impl<'a> P<'a> {
                     lines.push(None);
                     self.pos = q;
                     self.skip_to_eol();
+                    last_empty_break = Some(self.pos);
                     self.newline();
                     continue;
                 }
@@ -1071,12 +1074,14 @@ impl<'a> P<'a> {
             if at_line_end(q) && q < self.b.len() {
                 lines.push(None);
                 self.skip_to_eol();
+                last_empty_break = Some(self.pos);
                 self.newline();
                 continue;
             }
             self.skip_to_eol();
             let text = self.s[q..self.pos].strip_suffix('\r').unwrap_or(&self.s[q..self.pos]);
             lines.push(Some(text));
+            last_empty_break = None;
             end = self.pos - usize::from(self.s[q..self.pos].ends_with('\r'));
             trailing_break = !self.eof();
             if !self.eof() {
@@ -1126,6 +1131,14 @@ impl<'a> P<'a> {
                     value.push('\n');
                 }
                 value.extend(std::iter::repeat_n('\n', pending));
+            }
+        }
+        // Kept trailing empty lines are part of the value, so they are part of
+        // the span too, up to the last line break: whatever is written after
+        // the scalar then starts on a line of its own below them.
+        if chomp == 1 {
+            if let Some(b) = last_empty_break {
+                end = b;
             }
         }
         // The cursor sits at the start of the first line after the scalar.
@@ -1412,6 +1425,31 @@ mod tests {
         assert!(parse("a: \"x\ty\"\r\nb: 1\r\n", &Limits::default()).is_ok());
         let deep = "[".repeat(1000);
         assert!(fails(&deep).contains("nesting deeper"));
+    }
+
+    #[test]
+    fn properties_on_their_own_line() {
+        // The suite's 7BMT/U3XV: the key keeps its anchor, the map its own.
+        let n = parse("top: &node\n  &k key: one\n", &Limits::default()).unwrap().unwrap();
+        let m = n.get("top").unwrap();
+        assert_eq!(m.anchor.as_deref(), Some("node"));
+        assert_eq!((m.entries()[0].key.key_str(), m.entries()[0].key.anchor.as_deref()), (Some("key"), Some("k")));
+        // A container written `- &appc` then `&vm volumeMounts:`.
+        let n = parse("- &appc\n  &vm volumeMounts: []\n  name: app\n", &Limits::default()).unwrap().unwrap();
+        let c = n.items().next().unwrap();
+        assert!(c.get("volumeMounts").is_some() && c.str_at(&["name"]) == Some("app"));
+        assert_eq!(json("--- !!str\n&a scalar\n"), r#""scalar""#);
+        assert_eq!(json("{foo\n: bar}\n"), r#"{"foo":"bar"}"#);
+    }
+
+    #[test]
+    fn keep_chomped_span_holds_its_empty_lines() {
+        let src = "a: |+\n  run\n\n\nb: 1\n";
+        let n = parse(src, &Limits::default()).unwrap().unwrap();
+        let a = n.get("a").unwrap();
+        assert_eq!(&src[a.start as usize..a.end as usize], "|+\n  run\n\n");
+        assert_eq!(json(src), r#"{"a":"run\n\n\n","b":1}"#);
+        assert_eq!(json("- |+\n   \n"), r#"["\n"]"#);
     }
 
     #[test]
