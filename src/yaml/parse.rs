@@ -52,8 +52,18 @@ enum Ctx {
 }
 
 /// Parse one document (the text between two `---` separators, the separator
-/// line included). `Ok(None)` for a document of only comments.
+/// line included). `Ok(None)` for a document of only comments. The tree is
+/// checked against a second parser ([`super::check`]) before it is returned.
 pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
+    let (tree, checked_len) = parse_unchecked(text, limits)?;
+    // Text after `...` (directives for the next document) is not part of it.
+    super::check::cross_check(&text[..checked_len], tree.as_ref())?;
+    Ok(tree)
+}
+
+/// [`parse`] without the second parser's check (for benchmarks and the
+/// check's own tests); also returns how much of `text` is the document.
+pub fn parse_unchecked(text: &str, limits: &Limits) -> R<(Option<Node>, usize)> {
     if text.len() > limits.max_doc_bytes {
         return Err(ParseError {
             offset: 0,
@@ -84,10 +94,7 @@ pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
         seen_yaml_directive: false,
     };
     let tree = p.document()?;
-    // A second parser reads the document too; text after `...` (directives
-    // for the next document) is not part of it.
-    super::check::cross_check(&text[..p.doc_end.unwrap_or(text.len())], tree.as_ref())?;
-    Ok(tree)
+    Ok((tree, p.doc_end.unwrap_or(text.len())))
 }
 
 struct P<'a> {
