@@ -510,10 +510,14 @@ impl<'a> P<'a> {
                     }
                     key.anchor = anchor.clone();
                     key.tag = tag.clone();
+                    // `&a key: v`: the mapping's column is where the key's
+                    // properties start, not the key's text.
+                    let mut map_col = col;
                     if has_props {
                         key.start = props_start as u32;
+                        map_col = (props_start - self.line_start) as i32;
                     }
-                    let map = self.block_map(col, key)?;
+                    let map = self.block_map(map_col, key)?;
                     return Ok(map);
                 }
                 if self.peek() == b':' && blank(self.at(1)) {
@@ -1446,6 +1450,9 @@ mod tests {
         let c = n.items().next().unwrap();
         assert!(c.get("volumeMounts").is_some() && c.str_at(&["name"]) == Some("app"));
         assert_eq!(json("--- !!str\n&a scalar\n"), r#""scalar""#);
+        // An anchored or tagged first key (the suite's ZH7C, 74H7).
+        assert_eq!(json("&a a: b\nc: &d d\n"), r#"{"a":"b","c":"d"}"#);
+        assert_eq!(json("spec:\n  &r replicas: 1\n  b: *r\n"), r#"{"spec":{"replicas":1,"b":"replicas"}}"#);
         assert_eq!(json("{foo\n: bar}\n"), r#"{"foo":"bar"}"#);
     }
 
