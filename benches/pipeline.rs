@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the pipeline's stages on a big stream:
 //! split (line scan), read (split + parse of the documents that matter),
+//! parse and check every document (the hand parser, then saphyr's check),
 //! the whole transform in both modes, and writing the YAML stream.
 //!
 //! `cargo bench` (or `cargo bench --bench pipeline -- split` for one group).
@@ -15,7 +16,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kubectl_persist::decide::Mode;
 use kubectl_persist::stream::Stream;
-use kubectl_persist::yaml::{split, Limits};
+use kubectl_persist::yaml::{check, parse, split, Limits};
 use kubectl_persist::{emit, transform, Input, Options};
 
 fn stream_file() -> Option<PathBuf> {
@@ -53,6 +54,22 @@ fn pipeline(c: &mut Criterion) {
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
     g.bench_function("split", |b| b.iter(|| split::split(black_box(text)).len()));
     g.bench_function("read", |b| b.iter(|| Stream::read(black_box(&inputs), &limits, false).unwrap().docs.len()));
+    // Every document, not only those a run needs: the hand parser alone,
+    // then the second parser's check of its trees (README, "Measured
+    // against the YAML test suite").
+    let docs = split::split(text);
+    let trees: Vec<_> = docs.iter().map(|d| parse::parse_unchecked(d.text, &limits).unwrap()).collect();
+    g.bench_function("parse_every_document", |b| {
+        b.iter(|| docs.iter().filter(|d| parse::parse_unchecked(black_box(d.text), &limits).is_ok()).count())
+    });
+    g.bench_function("check_every_document", |b| {
+        b.iter(|| {
+            docs.iter()
+                .zip(&trees)
+                .filter(|(d, (t, len))| check::cross_check(black_box(&d.text[..*len]), t.as_ref()).is_ok())
+                .count()
+        })
+    });
     for (name, mode) in [("transform_pvc", Mode::Pvc), ("transform_statefulset", Mode::StatefulSet)] {
         let o = opts(mode);
         g.bench_function(name, |b| b.iter(|| transform(black_box(&inputs), &o).unwrap().docs.len()));

@@ -247,7 +247,8 @@ impl<'a> Pod<'a> {
                 Some(k) => return Backing::Persistent(k),
             }
         }
-        Backing::Missing
+        // Only a name: Kubernetes makes it an emptyDir.
+        Backing::EmptyDir { memory: false, size_limit: None }
     }
 
     fn mounts_in<'s>(&'s self, container: &'s str) -> impl Iterator<Item = &'s Mount<'a>> + 's {

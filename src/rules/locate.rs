@@ -36,13 +36,17 @@ pub struct Skip {
 /// How a pod volume keeps its data.
 #[derive(Debug, PartialEq)]
 enum Source {
-    EmptyDir { memory: bool },
+    EmptyDir {
+        memory: bool,
+    },
     Claim(String),
     Template(String),
     ReadOnlyContent(&'static str),
     Persistent(String),
     Ephemeral,
     Missing,
+    /// Written through a YAML merge key or alias: not read here.
+    Merged,
 }
 
 fn volume_source(pod: &Node, templates: &[String], name: &str) -> Source {
@@ -51,8 +55,19 @@ fn volume_source(pod: &Node, templates: &[String], name: &str) -> Source {
         if templates.iter().any(|t| t == name) {
             return Source::Template(name.to_string());
         }
+        // A volume whose name comes through a merge key or an alias.
+        if pod.get("volumes").into_iter().flat_map(|v| v.items()).any(|v| v.is_alias() || super::has_merge_key(v)) {
+            return Source::Merged;
+        }
         return Source::Missing;
     };
+    if vol.is_alias() || super::has_merge_key(vol) {
+        return Source::Merged;
+    }
+    if super::is_empty_dir(vol) && vol.get("emptyDir").is_none() {
+        // Only a name: Kubernetes makes it an emptyDir.
+        return Source::EmptyDir { memory: false };
+    }
     for e in vol.entries() {
         match e.key.key_str() {
             Some("emptyDir") => {
@@ -165,6 +180,14 @@ pub fn locate(pod: &Node, templates: &[String], reqs: &[PathReq]) -> RuleResult<
                         why: format!("on generic ephemeral volume {v} (a claim deleted with its pod); left alone, change it by hand"),
                         claim: None,
                     }),
+                    Source::Merged => {
+                        return Err(format!(
+                            "a volumeMount at {} names volume {v:?}, which the pod defines through a YAML merge key \
+                             ('<<') or alias; kubectl-persist does not read through those: write the volume out in \
+                             full in the pod's volumes",
+                            req.path
+                        ))
+                    }
                     Source::Missing => {
                         return Err(format!("a volumeMount at {} names volume {v:?}, which the pod does not define", req.path))
                     }
@@ -262,5 +285,15 @@ mod tests {
         .unwrap_err()
         .contains("already used"));
         assert!(locate(&pod("containers: []\n"), &[], &[req("/x", None)]).unwrap_err().contains("no containers"));
+    }
+
+    #[test]
+    fn a_volume_with_only_a_name_is_an_empty_dir_and_merged_ones_are_refused() {
+        let mounts = "containers:\n- name: app\n  volumeMounts:\n  - {name: data, mountPath: /data}\n";
+        let p = pod(&format!("{mounts}volumes:\n- name: data\n"));
+        assert_eq!(locate(&p, &[], &[req("/data", None)]).unwrap().converts, vec![("data".to_string(), 0)]);
+        let p = pod(&format!("{mounts}volumes:\n- <<: {{name: data, emptyDir: {{}}}}\n"));
+        let e = locate(&p, &[], &[req("/data", None)]).unwrap_err();
+        assert!(e.contains("merge key") && e.contains("write the volume out in full"), "{e}");
     }
 }

@@ -54,12 +54,24 @@ pub fn editable(n: &Node, what: &str) -> RuleResult<()> {
     if n.is_alias() {
         return Err(format!("{what} is a YAML alias; kubectl-persist does not edit through aliases (expand it first)"));
     }
-    if n.entries().iter().any(|e| e.key.key_str() == Some("<<")) {
+    if has_merge_key(n) {
         return Err(format!(
-            "{what} uses a YAML merge key ('<<'); kubectl-persist does not edit merged mappings (expand it first)"
+            "{what} uses a YAML merge key ('<<'); kubectl-persist does not edit merged mappings: write the merged \
+             keys out in this mapping instead of '<<: *anchor' (kubectl reads both the same)"
         ));
     }
     Ok(())
+}
+
+/// A mapping with a `<<` merge key: some of its keys come from elsewhere.
+pub fn has_merge_key(n: &Node) -> bool {
+    n.entries().iter().any(|e| e.key.key_str() == Some("<<"))
+}
+
+/// A volume that Kubernetes gives an emptyDir: one with `emptyDir`, or one
+/// with only a name (the API server defaults its source to an emptyDir).
+pub fn is_empty_dir(vol: &Node) -> bool {
+    vol.get("emptyDir").is_some() || (vol.is_map() && vol.entries().iter().all(|e| e.key.key_str() == Some("name")))
 }
 
 /// The names of the containers of a pod spec, app containers first.

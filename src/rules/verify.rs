@@ -27,8 +27,8 @@ pub fn verify(before: &Node, before_kind: &str, after: &Node, after_kind: &str) 
     for (name, v) in vols(pb) {
         match after_vols.iter().find(|(n, _)| *n == name) {
             Some((_, nv)) if nv.same_value(&v) => {}
-            Some((_, nv)) if v.get("emptyDir").is_some() && nv.get("persistentVolumeClaim").is_some() => {}
-            None if v.get("emptyDir").is_some() && templates.contains(&name) => {}
+            Some((_, nv)) if super::is_empty_dir(&v) && nv.get("persistentVolumeClaim").is_some() => {}
+            None if super::is_empty_dir(&v) && templates.contains(&name) => {}
             Some(_) => return Err(format!("volume {name} was changed")),
             None => return Err(format!("volume {name} was removed")),
         }

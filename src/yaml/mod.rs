@@ -1,6 +1,7 @@
 //! The one place that knows YAML: split a stream, parse a document into a
 //! tree that remembers its source, and render an edited tree back.
 
+pub mod check;
 pub mod node;
 pub mod parse;
 pub mod render;
@@ -146,6 +147,9 @@ fn convert<'n>(
             let mut out = serde_json::Map::new();
             let mut merges = Vec::new();
             for e in entries {
+                if let Some(a) = &e.key.anchor {
+                    anchors.insert(a.as_str(), &e.key);
+                }
                 let key = match e.key.scalar() {
                     Some(s) => s.value.clone(),
                     None => return Err("a mapping key is not a string".into()),

@@ -52,8 +52,18 @@ enum Ctx {
 }
 
 /// Parse one document (the text between two `---` separators, the separator
-/// line included). `Ok(None)` for a document of only comments.
+/// line included). `Ok(None)` for a document of only comments. The tree is
+/// checked against a second parser ([`super::check`]) before it is returned.
 pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
+    let (tree, checked_len) = parse_unchecked(text, limits)?;
+    // Text after `...` (directives for the next document) is not part of it.
+    super::check::cross_check(&text[..checked_len], tree.as_ref())?;
+    Ok(tree)
+}
+
+/// [`parse`] without the second parser's check (for benchmarks and the
+/// check's own tests); also returns how much of `text` is the document.
+pub fn parse_unchecked(text: &str, limits: &Limits) -> R<(Option<Node>, usize)> {
     if text.len() > limits.max_doc_bytes {
         return Err(ParseError {
             offset: 0,
@@ -72,8 +82,19 @@ pub fn parse(text: &str, limits: &Limits) -> R<Option<Node>> {
             msg: format!("control character U+{:04X} is not allowed in YAML", text.as_bytes()[at]),
         });
     }
-    let mut p = P { s: text, b: text.as_bytes(), pos: 0, line_start: 0, next_id: 1, depth: 0, limits: *limits };
-    p.document()
+    let mut p = P {
+        s: text,
+        b: text.as_bytes(),
+        pos: 0,
+        line_start: 0,
+        next_id: 1,
+        depth: 0,
+        limits: *limits,
+        doc_end: None,
+        seen_yaml_directive: false,
+    };
+    let tree = p.document()?;
+    Ok((tree, p.doc_end.unwrap_or(text.len())))
 }
 
 struct P<'a> {
@@ -84,6 +105,9 @@ struct P<'a> {
     next_id: u32,
     depth: usize,
     limits: Limits,
+    /// Where the first `...` marker ends, if there is one.
+    doc_end: Option<usize>,
+    seen_yaml_directive: bool,
 }
 
 fn blank(c: u8) -> bool {
@@ -205,15 +229,20 @@ impl<'a> P<'a> {
             self.pos = 3;
             self.line_start = 3;
         }
+        let mut first_directive = None;
         loop {
             self.skip_to_next_token(true)?;
             if self.peek() == b'%' && self.pos == self.line_start {
-                self.skip_to_eol();
+                first_directive.get_or_insert(self.pos);
+                self.directive()?;
                 continue;
             }
             break;
         }
         if self.eof() {
+            // Directives with no document after them here: the stream was
+            // split before the `---` of the document they belong to.
+            self.doc_end = first_directive;
             return Ok(None);
         }
         if self.at_doc_marker() && self.b[self.pos] == b'-' {
@@ -229,6 +258,9 @@ impl<'a> P<'a> {
                 if self.eof() {
                     return Ok(None);
                 }
+                // `---` then `...`: an empty document.
+                self.after_document_end()?;
+                return Ok(None);
             }
             // Content starts on the separator line or below it.
             self.pos = after_sep;
@@ -239,11 +271,7 @@ impl<'a> P<'a> {
             }
         } else if self.at_doc_marker() {
             // `...` ends an empty document.
-            self.pos += 3;
-            self.skip_to_next_token(true)?;
-            if !self.eof() {
-                return self.err(self.pos, "content after the document end marker '...'");
-            }
+            self.after_document_end()?;
             return Ok(None);
         }
         if self.eof() {
@@ -252,8 +280,7 @@ impl<'a> P<'a> {
         let root = self.block_node(-1, Ctx::Doc)?;
         self.skip_to_next_token(true)?;
         if self.at_doc_marker() && self.b[self.pos] == b'.' {
-            self.pos += 3;
-            self.skip_to_next_token(true)?;
+            self.after_document_end()?;
         }
         if !self.eof() {
             return self.err(
@@ -262,6 +289,59 @@ impl<'a> P<'a> {
             );
         }
         Ok(Some(root))
+    }
+
+    /// Skip a directive line (`%YAML 1.2`); `%TAG` is refused: tags here are
+    /// compared as written, so a handle defined elsewhere would be misread.
+    fn directive(&mut self) -> R<()> {
+        if self.b[self.pos..].starts_with(b"%TAG") && blank(self.at(4)) {
+            return self
+                .err(self.pos, "%TAG directives are not supported: write tags in full (!<tag:...>) or as !!name");
+        }
+        let from = self.pos;
+        self.skip_to_eol();
+        let line = self.s[from..self.pos].trim_end_matches('\r');
+        let Some(rest) = line.strip_prefix("%YAML") else { return Ok(()) };
+        if !rest.starts_with([' ', '\t']) {
+            return Ok(()); // another directive (`%YAMLL`), ignored as YAML says
+        }
+        let mut words = rest.split_whitespace();
+        let version_ok = words.next().is_some_and(|v| {
+            v.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit())
+            })
+        });
+        if !version_ok || words.next().is_some_and(|w| !w.starts_with('#')) {
+            return self.err(from, "a %YAML directive takes one version number, like %YAML 1.2");
+        }
+        if self.seen_yaml_directive {
+            return self.err(from, "more than one %YAML directive for one document");
+        }
+        self.seen_yaml_directive = true;
+        Ok(())
+    }
+
+    /// After `...`: only comments and directives (for the next document).
+    fn after_document_end(&mut self) -> R<()> {
+        self.pos += 3;
+        self.doc_end.get_or_insert(self.pos);
+        self.seen_yaml_directive = false;
+        loop {
+            self.skip_to_next_token(true)?;
+            if self.peek() == b'%' && self.pos == self.line_start {
+                self.directive()?;
+                continue;
+            }
+            if self.at_doc_marker() && self.b[self.pos] == b'.' {
+                self.pos += 3;
+                continue;
+            }
+            break;
+        }
+        if !self.eof() {
+            return self.err(self.pos, "content after the document end marker '...'");
+        }
+        Ok(())
     }
 
     /// May the token at the cursor be the content of a node whose parent block
@@ -309,8 +389,62 @@ impl<'a> P<'a> {
                 same_line = false;
             }
         }
-        let col = self.col();
+        // `&a\n&k key: v` or `!!map\n&k key: v`: properties on a line of their
+        // own, then a line that starts with properties again. Those belong to
+        // the key when a mapping follows, else to the same node as the first.
+        let (mut anchor, mut tag) = (anchor, tag);
+        let mut inner: Option<(usize, Option<String>, Option<String>)> = None;
+        while has_props && !same_line && inner.is_none() && matches!(self.peek(), b'&' | b'!') {
+            let at = self.pos;
+            let (a2, t2) = self.properties(false)?;
+            self.skip_inline_ws();
+            if !(self.at_comment() || self.at_eol()) {
+                inner = Some((at, a2, t2));
+                break;
+            }
+            // `&a\n!!map\n...`: more properties of the same node.
+            if a2.is_some() && anchor.is_some() || t2.is_some() && tag.is_some() {
+                return self.err(at, "a node may have only one anchor and one tag");
+            }
+            anchor = anchor.or(a2);
+            tag = tag.or(t2);
+            let props_end = self.pos;
+            self.skip_to_next_token(true)?;
+            if !self.content_allowed(n, ctx) {
+                let mut e = self.empty(props_start);
+                e.end = props_end as u32;
+                e.anchor = anchor;
+                e.tag = tag;
+                return Ok(e);
+            }
+        }
+        let col = match &inner {
+            Some((at, ..)) => (at - self.line_start) as i32,
+            None => self.col(),
+        };
         let start = if has_props { props_start } else { self.pos };
+        // Properties that must be the node's own when no mapping key follows.
+        let merge = |anchor: &mut Option<String>,
+                     tag: &mut Option<String>,
+                     inner: &mut Option<(usize, Option<String>, Option<String>)>|
+         -> R<()> {
+            if let Some((at, a2, t2)) = inner.take() {
+                if a2.is_some() && anchor.is_some() || t2.is_some() && tag.is_some() {
+                    return Err(ParseError { offset: at, msg: "a node may have only one anchor and one tag".into() });
+                }
+                *anchor = anchor.take().or(a2);
+                *tag = tag.take().or(t2);
+            }
+            Ok(())
+        };
+        let starts_block = matches!(self.peek(), b'-' | b'?') && blank(self.at(1));
+        if inner.is_some() && (starts_block || matches!(self.peek(), b'*')) {
+            return self.err(self.pos, "properties (anchors, tags) cannot stand before this on the same line");
+        }
+        if starts_block || matches!(self.peek(), b'|' | b'>' | b'[' | b'{' | b'*') {
+            // Not a scalar that could be a key: the inner properties are the node's.
+            merge(&mut anchor, &mut tag, &mut inner)?;
+        }
         let mut node = match self.peek() {
             b'-' if blank(self.at(1)) => {
                 if same_line && ctx == Ctx::MapValue {
@@ -356,6 +490,16 @@ impl<'a> P<'a> {
                         return self.err(self.pos, "mapping values are not allowed here (a value cannot itself start a mapping on the same line; check for a missing quote or a ': ' inside the value)");
                     }
                     let mut key = scalar;
+                    if let Some((at, a2, t2)) = inner.take() {
+                        key.anchor = a2;
+                        key.tag = t2;
+                        key.start = at as u32;
+                        let mut map = self.block_map(col, key)?;
+                        map.anchor = anchor;
+                        map.tag = tag;
+                        map.start = start as u32;
+                        return Ok(map);
+                    }
                     // Properties on the key's own line belong to the key.
                     if has_props && !same_line_props_before_newline(self, props_start, key_start) {
                         let mut map = self.block_map(col, key)?;
@@ -366,15 +510,20 @@ impl<'a> P<'a> {
                     }
                     key.anchor = anchor.clone();
                     key.tag = tag.clone();
+                    // `&a key: v`: the mapping's column is where the key's
+                    // properties start, not the key's text.
+                    let mut map_col = col;
                     if has_props {
                         key.start = props_start as u32;
+                        map_col = (props_start - self.line_start) as i32;
                     }
-                    let map = self.block_map(col, key)?;
+                    let map = self.block_map(map_col, key)?;
                     return Ok(map);
                 }
                 if self.peek() == b':' && blank(self.at(1)) {
                     return self.err(self.pos, "mapping values are not allowed here");
                 }
+                merge(&mut anchor, &mut tag, &mut inner)?;
                 scalar
             }
         };
@@ -440,7 +589,18 @@ impl<'a> P<'a> {
                             self.pos += 1;
                         }
                     }
-                    tag = Some(self.s[from..self.pos].to_string());
+                    let t = &self.s[from..self.pos];
+                    if t.len() > 2
+                        && !t.starts_with("!<")
+                        && !t.starts_with("!!")
+                        && t[1..].find('!').is_some_and(|i| i + 2 < t.len())
+                    {
+                        return self.err(
+                            from,
+                            "named tag handles (!name!...) need a %TAG directive, which is not supported: write the tag in full (!<tag:...>)",
+                        );
+                    }
+                    tag = Some(t.to_string());
                 }
                 b'&' | b'!' => return self.err(self.pos, "a node may have only one anchor and one tag"),
                 _ => break,
@@ -663,7 +823,7 @@ impl<'a> P<'a> {
                 if flow && flow_indicator(self.peek()) {
                     break;
                 }
-                if !flow && self.peek() == b':' && blank(self.at(1)) {
+                if self.peek() == b':' && (blank(self.at(1)) || flow && flow_indicator(self.at(1))) {
                     break;
                 }
                 cont = true;
@@ -877,13 +1037,16 @@ impl<'a> P<'a> {
                         }
                         i
                     }
-                    _ => (base + 1).max(max_empty.min(base + 1)),
+                    // No content: the longest empty line sets the indentation.
+                    _ => (base + 1).max(max_empty),
                 }
             }
         };
         let indent = indent.max(0) as usize;
         let mut lines: Vec<Option<&str>> = Vec::new(); // None = empty line
         let mut trailing_break = false;
+        // Where the line break of the last trailing empty line starts.
+        let mut last_empty_break: Option<usize> = None;
         loop {
             if self.eof() {
                 break;
@@ -909,6 +1072,7 @@ impl<'a> P<'a> {
                     lines.push(None);
                     self.pos = q;
                     self.skip_to_eol();
+                    last_empty_break = Some(self.pos);
                     self.newline();
                     continue;
                 }
@@ -921,12 +1085,14 @@ impl<'a> P<'a> {
             if at_line_end(q) && q < self.b.len() {
                 lines.push(None);
                 self.skip_to_eol();
+                last_empty_break = Some(self.pos);
                 self.newline();
                 continue;
             }
             self.skip_to_eol();
             let text = self.s[q..self.pos].strip_suffix('\r').unwrap_or(&self.s[q..self.pos]);
             lines.push(Some(text));
+            last_empty_break = None;
             end = self.pos - usize::from(self.s[q..self.pos].ends_with('\r'));
             trailing_break = !self.eof();
             if !self.eof() {
@@ -976,6 +1142,14 @@ impl<'a> P<'a> {
                     value.push('\n');
                 }
                 value.extend(std::iter::repeat_n('\n', pending));
+            }
+        }
+        // Kept trailing empty lines are part of the value, so they are part of
+        // the span too, up to the last line break: whatever is written after
+        // the scalar then starts on a line of its own below them.
+        if chomp == 1 {
+            if let Some(b) = last_empty_break {
+                end = b;
             }
         }
         // The cursor sits at the start of the first line after the scalar.
@@ -1262,6 +1436,34 @@ mod tests {
         assert!(parse("a: \"x\ty\"\r\nb: 1\r\n", &Limits::default()).is_ok());
         let deep = "[".repeat(1000);
         assert!(fails(&deep).contains("nesting deeper"));
+    }
+
+    #[test]
+    fn properties_on_their_own_line() {
+        // The suite's 7BMT/U3XV: the key keeps its anchor, the map its own.
+        let n = parse("top: &node\n  &k key: one\n", &Limits::default()).unwrap().unwrap();
+        let m = n.get("top").unwrap();
+        assert_eq!(m.anchor.as_deref(), Some("node"));
+        assert_eq!((m.entries()[0].key.key_str(), m.entries()[0].key.anchor.as_deref()), (Some("key"), Some("k")));
+        // A container written `- &appc` then `&vm volumeMounts:`.
+        let n = parse("- &appc\n  &vm volumeMounts: []\n  name: app\n", &Limits::default()).unwrap().unwrap();
+        let c = n.items().next().unwrap();
+        assert!(c.get("volumeMounts").is_some() && c.str_at(&["name"]) == Some("app"));
+        assert_eq!(json("--- !!str\n&a scalar\n"), r#""scalar""#);
+        // An anchored or tagged first key (the suite's ZH7C, 74H7).
+        assert_eq!(json("&a a: b\nc: &d d\n"), r#"{"a":"b","c":"d"}"#);
+        assert_eq!(json("spec:\n  &r replicas: 1\n  b: *r\n"), r#"{"spec":{"replicas":1,"b":"replicas"}}"#);
+        assert_eq!(json("{foo\n: bar}\n"), r#"{"foo":"bar"}"#);
+    }
+
+    #[test]
+    fn keep_chomped_span_holds_its_empty_lines() {
+        let src = "a: |+\n  run\n\n\nb: 1\n";
+        let n = parse(src, &Limits::default()).unwrap().unwrap();
+        let a = n.get("a").unwrap();
+        assert_eq!(&src[a.start as usize..a.end as usize], "|+\n  run\n\n");
+        assert_eq!(json(src), r#"{"a":"run\n\n\n","b":1}"#);
+        assert_eq!(json("- |+\n   \n"), r#"["\n"]"#);
     }
 
     #[test]

@@ -373,7 +373,7 @@ impl<'a> Renderer<'a> {
                 out.push_str(&self.src[o.start as usize..o.end as usize]);
                 return;
             }
-            if n.is_flow() && o.is_flow() && n.is_map() == o.is_map() {
+            if n.is_flow() && o.is_flow() && n.is_map() == o.is_map() && self.bracketed(o) {
                 self.flow_patch(n, o, out);
                 return;
             }
@@ -386,6 +386,23 @@ impl<'a> Renderer<'a> {
                 out.push_str(a);
             }
             Kind::Map { .. } | Kind::Seq { .. } => self.fresh_flow(n, col, out),
+        }
+    }
+
+    /// Whether a flow collection is written with its brackets: `[a: b]` holds
+    /// a one-pair mapping without braces, which is patched by writing it anew
+    /// (braces included) rather than in place.
+    fn bracketed(&self, o: &Node) -> bool {
+        let text = &self.src[o.start as usize..o.end as usize];
+        let (open, close) = if o.is_map() { ('{', '}') } else { ('[', ']') };
+        let body = text.trim_end();
+        body.ends_with(close) && {
+            // Skip the properties (`&a !t `) before the bracket.
+            let mut rest = body;
+            while rest.starts_with(['&', '!']) {
+                rest = rest.find([' ', '\t', '\n', '\r']).map_or("", |i| rest[i..].trim_start());
+            }
+            rest.starts_with(open)
         }
     }
 
