@@ -784,6 +784,7 @@ fn rewrite_workload(
         claim_modes: &claim_modes,
         annotations: inherited,
         default_size: &opts.default_size,
+        data_exists: runs_already(obj, &info, opts),
     };
     let at_obj = at(s, Some(obj));
     let (before, obj) = s.obj_pair(info.id).expect("parsed");
@@ -821,6 +822,18 @@ fn rewrite_workload(
     }
     s.docs[info.id.doc].added.extend(done.new_objects);
     Ok(())
+}
+
+/// Whether the workload runs already, so its data exists where it is: an
+/// object read from a cluster (it has a uid), or one `--cluster` found live.
+fn runs_already(obj: &Node, info: &stream::ObjInfo, opts: &Options) -> bool {
+    let ns = info.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
+    obj.path(&["metadata", "uid"]).is_some()
+        || opts.live_workloads.iter().any(|l| {
+            matches!(l["kind"].as_str(), Some("Deployment" | "StatefulSet"))
+                && l["metadata"]["name"] == info.name.as_str()
+                && l["metadata"]["namespace"].as_str().unwrap_or("default") == ns
+        })
 }
 
 fn retarget_scalers(

@@ -72,6 +72,23 @@ pub struct PathReq {
     /// Empty until decided; `ReadWriteOnce` when nothing says otherwise.
     pub access_modes: Vec<String>,
     pub source: Source,
+    /// Containers whose image initialises its data here only in an empty
+    /// directory (the catalog's `needs_empty`), which a new claim's root may
+    /// not be.
+    pub needs_empty: Vec<NeedsEmpty>,
+}
+
+/// A container whose image refuses to initialise data in a non-empty
+/// directory, at a path that may get a new claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeedsEmpty {
+    pub container: String,
+    /// The image's name in the catalog, for messages.
+    pub image: String,
+    /// `(ENV, value)`: point the image at a folder inside the new claim.
+    /// `None`: nothing moves it there (or the pod sets the variable itself).
+    pub fix: Option<(String, String)>,
+    pub source: String,
 }
 
 impl PathReq {
@@ -84,6 +101,7 @@ impl PathReq {
             storage_class: None,
             access_modes: Vec::new(),
             source,
+            needs_empty: Vec::new(),
         }
     }
 }
@@ -241,6 +259,10 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             p.access_modes = vec!["ReadWriteOnce".into()];
         }
     }
+    let detect_pod = detect::Pod::new(obj, kind, pod, &opts.catalog);
+    for p in &mut paths {
+        p.needs_empty = needs_empty(&detect_pod, p);
+    }
     let mut fs_group = layers.get(|s| s.fs_group.as_ref());
     // The catalog knows the image's group: a fresh claim is writable with it
     // as fsGroup, unless the pod or the user already chose one.
@@ -251,4 +273,42 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
         }
     }
     Ok(Some(Plan { mode, paths, fs_group, notes }))
+}
+
+/// The containers of `req` whose image keeps data exactly at its path and
+/// initialises it only in an empty directory.
+fn needs_empty(pod: &detect::Pod, req: &PathReq) -> Vec<NeedsEmpty> {
+    let mut out = Vec::new();
+    for c in pod.containers.iter().filter(|c| req.container.as_deref().is_none_or(|n| n == c.name)) {
+        let Some(entry) = c.entry else { continue };
+        for loc in c.data.iter().filter(|l| l.path == req.path) {
+            let Some(rule) = entry.paths.get(loc.index).and_then(|d| Some((d, d.needs_empty.as_ref()?))) else {
+                continue;
+            };
+            let (d, n) = rule;
+            // The pod points the image at a folder inside the mount already.
+            let set = d.env.as_deref().and_then(|var| {
+                c.node.get("env")?.items().find(|e| e.str_at(&["name"]) == Some(var))?.str_at(&["value"])
+            });
+            if set
+                .is_some_and(|v| values::normalize_path(v).starts_with(&format!("{}/", req.path.trim_end_matches('/'))))
+            {
+                continue;
+            }
+            // An env the pod sets itself is the user's choice: warn only.
+            let fix = match (&n.subdir, &d.env, loc.moved) {
+                (Some(sub), Some(env), false) => {
+                    Some((env.clone(), format!("{}/{sub}", req.path.trim_end_matches('/'))))
+                }
+                _ => None,
+            };
+            out.push(NeedsEmpty {
+                container: c.name.to_string(),
+                image: entry.name().to_string(),
+                fix,
+                source: n.source.clone(),
+            });
+        }
+    }
+    out
 }

@@ -3,7 +3,8 @@
 use super::add_claim::{self, ClaimSpec};
 use super::locate::{locate, Located};
 use super::{
-    add_mount, fit_name, fs_group, headless, pairs, pod_spec, pod_spec_mut, strategy, to_statefulset, verify, Change,
+    add_env, add_mount, fit_name, fs_group, headless, pairs, pod_spec, pod_spec_mut, strategy, to_statefulset, verify,
+    Change,
 };
 use crate::decide::select::WorkloadKind;
 use crate::decide::{Mode, Plan};
@@ -22,6 +23,9 @@ pub struct Env<'a> {
     pub annotations: Vec<(&'static str, String)>,
     /// Size for a claim when nothing else gives one.
     pub default_size: &'a str,
+    /// The workload runs already (a live object, or one `--cluster` found):
+    /// its data exists and its data directories stay where they are.
+    pub data_exists: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +64,7 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
         storage_class: plan.paths[req].storage_class.clone(),
         access_modes: plan.paths[req].access_modes.clone(),
     };
+    let converts_req: Vec<usize> = converts.iter().map(|(_, r)| *r).collect();
     let converts: Vec<(String, ClaimSpec)> =
         converts.iter().map(|(v, r)| (v.clone(), claim_for(*r, Some(v)))).collect();
     let news: Vec<(&super::locate::NewVolume, ClaimSpec)> = news.iter().map(|n| (n, claim_for(n.req, None))).collect();
@@ -194,6 +199,30 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
             }
         }
     }
+    // Paths that get a new claim, whose image initialises only in an empty
+    // directory: a new block volume's root holds lost+found.
+    let fresh: Vec<usize> = converts_req.iter().copied().chain(news.iter().map(|(n, _)| n.req)).collect();
+    for r in fresh {
+        let req = &plan.paths[r];
+        for n in &req.needs_empty {
+            match (&n.fix, env.data_exists) {
+                (Some((var, value)), false) => {
+                    let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                    out.changes.extend(
+                        add_env::set(pod, &n.container, var, value)?
+                            .into_iter()
+                            .map(|c| Change(format!("{} (image {} initialises only in an empty directory, and a new claim's root may hold lost+found; {})", c.0, n.image, n.source))),
+                    );
+                }
+                (_, true) => {}
+                (None, false) => out.warnings.push(format!(
+                    "container {} of {}: image {} initialises its data only in an empty directory, and a new claim's root \
+                     on block storage holds lost+found; point it at a folder inside {} ({})",
+                    n.container, env.name, n.image, req.path, n.source
+                )),
+            }
+        }
+    }
     let gid = plan.fs_group;
     let pod = pod_spec_mut(obj, kind_s).expect("checked");
     match gid {
@@ -249,6 +278,7 @@ mod tests {
             claim_modes: &claim_modes,
             annotations: vec![],
             default_size: "1Gi",
+            data_exists: false,
         };
         let before = deployment(replicas);
         let mut obj = before.clone();

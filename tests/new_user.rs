@@ -1,0 +1,58 @@
+//! Issue #15, "what a new user hits": the defaults keep real apps working,
+//! and what the tool cannot fix is said without `--explain`.
+
+mod common;
+
+use common::run;
+
+/// A plain database Deployment, as a new user writes it.
+fn db(image: &str, replicas: u32, extra_meta: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: db\n{extra_meta}spec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: db}}\n  template:\n    metadata:\n      labels: {{app: db}}\n    spec:\n      containers:\n        - name: db\n          image: {image}\n"
+    )
+}
+
+#[test]
+fn postgres_on_a_new_claim_keeps_its_data_in_a_folder_inside_it() {
+    let (code, out, err) = run(&["--explain"], db("postgres:16", 1, "").as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mountPath: /var/lib/postgresql/data\n"), "{out}");
+    assert!(
+        out.contains("env:\n            - name: PGDATA\n              value: /var/lib/postgresql/data/pgdata\n"),
+        "{out}"
+    );
+    assert!(err.contains("env PGDATA=/var/lib/postgresql/data/pgdata") && err.contains("lost+found"), "{err}");
+    // A second run changes nothing.
+    let (code, again, _) = run(&[], out.as_bytes());
+    assert_eq!((code, again.as_str()), (0, out.as_str()));
+    // postgres 18 keeps PGDATA in a folder below its mount already.
+    let (_, out18, _) = run(&[], db("postgres:18", 1, "").as_bytes());
+    assert!(!out18.contains("PGDATA"), "{out18}");
+}
+
+#[test]
+fn data_that_exists_keeps_its_data_directory() {
+    // An object read from a cluster (it has a uid) holds its data already:
+    // moving PGDATA would start it on an empty database.
+    let live = db("postgres:16", 1, "  uid: 0b3c5e8e-7e55-4d1e-9a57-2f7c0c1d2e3f\n");
+    let (code, out, err) = run(&[], live.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("volumeClaimTemplates") && !out.contains("PGDATA"), "{out}");
+    // A chart that points PGDATA inside the mount already is left as it is.
+    let chart_input = common::repo().join("testdata/golden/db-zero-config/input.yaml");
+    let (_, chart, err) = run(&["-f", chart_input.to_str().unwrap()], b"");
+    assert!(!err.contains("lost+found") && chart.matches("PGDATA").count() == 1, "{err}");
+}
+
+#[test]
+fn mysql_on_a_new_claim_gets_a_warning_it_cannot_be_moved_by_env() {
+    let (code, _, err) = run(&[], db("mysql:8.4", 1, "").as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: container db of db: image mysql initialises its data only in an empty directory"),
+        "{err}"
+    );
+    // MariaDB accepts lost+found beside its files.
+    let (_, _, err) = run(&[], db("mariadb:11", 1, "").as_bytes());
+    assert!(!err.contains("lost+found"), "{err}");
+}
