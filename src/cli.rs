@@ -185,6 +185,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "GID", help_heading = "What to persist")]
     pub fs_group: Option<i64>,
 
+    /// Let a Deployment of several replicas become a StatefulSet whose pods each get
+    /// their own claims (for apps that replicate or shard their data themselves).
+    #[arg(long, help_heading = "What to persist")]
+    pub per_pod_data: bool,
+
     /// Rules file (see README: "Config file").
     #[arg(long, value_name = "FILE", help_heading = "What to persist")]
     pub config: Option<PathBuf>,
@@ -336,6 +341,7 @@ impl RunArgs {
                 max_alias_nodes: self.max_alias_nodes,
             },
             parse_all: format == Format::Json,
+            per_pod_data: self.per_pod_data,
             ..Options::default()
         };
         Ok(Config {

@@ -91,6 +91,9 @@ pub struct Options {
     pub carry: carry::Mode,
     /// `--helper-image` (or the config file's `helperImage`).
     pub helper_image: Option<String>,
+    /// `--per-pod-data`: a Deployment of several replicas may become a
+    /// StatefulSet whose pods each get their own, separate claims.
+    pub per_pod_data: bool,
 }
 
 impl Default for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
             default_size: "1Gi".into(),
             carry: carry::Mode::Auto,
             helper_image: None,
+            per_pod_data: false,
         }
     }
 }
@@ -154,6 +158,9 @@ impl Options {
         }
         if self.config.is_some() {
             flag("config", "YOUR-CONFIG-FILE".into());
+        }
+        if self.per_pod_data {
+            args.push("--per-pod-data".into());
         }
         args
     }
@@ -784,7 +791,8 @@ fn rewrite_workload(
         claim_modes: &claim_modes,
         annotations: inherited,
         default_size: &opts.default_size,
-        data_exists: runs_already(obj, &info, opts),
+        data_exists: runs_already(s, obj, &info, opts),
+        per_pod_data: opts.per_pod_data,
     };
     let at_obj = at(s, Some(obj));
     let (before, obj) = s.obj_pair(info.id).expect("parsed");
@@ -825,10 +833,12 @@ fn rewrite_workload(
 }
 
 /// Whether the workload runs already, so its data exists where it is: an
-/// object read from a cluster (it has a uid), or one `--cluster` found live.
-fn runs_already(obj: &Node, info: &stream::ObjInfo, opts: &Options) -> bool {
+/// object read from a cluster (the live switch's input, or one with a uid),
+/// or one `--cluster` found live.
+fn runs_already(s: &Stream, obj: &Node, info: &stream::ObjInfo, opts: &Options) -> bool {
     let ns = info.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
-    obj.path(&["metadata", "uid"]).is_some()
+    s.inputs[s.docs[info.id.doc].input].name == live::LIVE_INPUT
+        || obj.path(&["metadata", "uid"]).is_some()
         || opts.live_workloads.iter().any(|l| {
             matches!(l["kind"].as_str(), Some("Deployment" | "StatefulSet"))
                 && l["metadata"]["name"] == info.name.as_str()

@@ -56,3 +56,37 @@ fn mysql_on_a_new_claim_gets_a_warning_it_cannot_be_moved_by_env() {
     let (_, _, err) = run(&[], db("mariadb:11", 1, "").as_bytes());
     assert!(!err.contains("lost+found"), "{err}");
 }
+
+#[test]
+fn several_replicas_do_not_become_several_datasets_unasked() {
+    let three = db("postgres:16", 3, "");
+    let (code, out, err) = run(&[], three.as_bytes());
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("db has 3 replicas") && err.contains("--per-pod-data"), "{err}");
+    let (code, out, err) = run(&["--per-pod-data"], three.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: StatefulSet") && out.contains("replicas: 3"), "{out}");
+    // pvc mode shares one claim; its advice says what ReadWriteMany does to a database.
+    let (code, _, err) = run(&["--mode", "pvc"], three.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("ReadWriteMany only for files several pods may write at once (never a database's"), "{err}");
+}
+
+#[test]
+fn a_live_switch_keeps_the_data_directory_the_carry_fills() {
+    use kubectl_persist::{decide::select::Target, live, transform, Options};
+    // Live objects lose their uid on the way in: the live input itself says
+    // the data exists (the carry copies it to the claim's root).
+    let running: serde_json::Value = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "db", "namespace": "demo"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}
+    });
+    let inputs = vec![live::input(&[running])];
+    let opts = Options { targets: vec![Target::parse("deployment/db").unwrap()], ..Options::default() };
+    let out = transform(&inputs, &opts).unwrap();
+    let text: String = out.docs.iter().map(|d| d.text.as_ref()).collect();
+    assert!(text.contains("volumeClaimTemplates") && !text.contains("PGDATA"), "{text}");
+}

@@ -26,6 +26,8 @@ pub struct Env<'a> {
     /// The workload runs already (a live object, or one `--cluster` found):
     /// its data exists and its data directories stay where they are.
     pub data_exists: bool,
+    /// `--per-pod-data`: several replicas may each get their own claims.
+    pub per_pod_data: bool,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +121,19 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
                     ));
                 }
             }
+            // A running app's pods each hold their own data already (each its
+            // emptyDir or layer); the live switch carries each into its claim.
+            if kind == WorkloadKind::Deployment && replicas > 1 && !env.per_pod_data && !env.data_exists {
+                // Each pod of a StatefulSet gets its own claims: three
+                // replicas would be three separate, diverging datasets.
+                return Err(format!(
+                    "{} has {replicas} replicas; as a StatefulSet each pod would get its own, empty claims, and each \
+                     replica would keep a dataset of its own. Scale it to 1 replica; or, for an app that replicates or \
+                     shards its data itself, add --per-pod-data; or keep one shared claim with --mode pvc \
+                     (ReadWriteOnce: Recreate, one node)",
+                    env.name
+                ));
+            }
             if kind == WorkloadKind::Deployment {
                 let service = env.headless.clone().unwrap_or_else(|| headless::default_name(env.name));
                 if env.headless.is_none() {
@@ -190,7 +205,7 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
             }
             if rwo && replicas > 1 {
                 out.warnings.push(format!(
-                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany, or --mode statefulset so each pod gets its own claim (for an app that does not already keep data on a claim)",
+                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany only for files several pods may write at once (never a database's: two servers on one data directory corrupt it; run one replica), or --mode statefulset --per-pod-data so each pod gets its own claim (for an app that does not already keep data on a claim)",
                     env.name
                 ));
             } else if kind == WorkloadKind::Deployment {
@@ -279,6 +294,7 @@ mod tests {
             annotations: vec![],
             default_size: "1Gi",
             data_exists: false,
+            per_pod_data: true,
         };
         let before = deployment(replicas);
         let mut obj = before.clone();
