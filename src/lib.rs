@@ -707,7 +707,7 @@ impl Around {
 }
 
 /// StatefulSets change only when named; when detection finds data one keeps
-/// outside its claims, say so (with --explain) and how to include it.
+/// outside its claims, say so (always) and how to include it.
 fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut Vec<Note>) {
     if opts.detect == detect::Level::Off {
         return;
@@ -720,7 +720,9 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
         .map(|p| p.path)
         .collect();
     if !found.is_empty() {
-        notes.push(Note::Explain(format!(
+        // Always said: a chart's database left in an emptyDir loses its data
+        // on the next restart while its app's data is kept.
+        notes.push(Note::Warning(format!(
             "{}: keeps data outside its claims ({}); StatefulSets change only when named: add statefulset/{} (a live StatefulSet's claim templates cannot change)",
             o.label(),
             found.join(", "),

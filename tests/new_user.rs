@@ -90,3 +90,23 @@ fn a_live_switch_keeps_the_data_directory_the_carry_fills() {
     let text: String = out.docs.iter().map(|d| d.text.as_ref()).collect();
     assert!(text.contains("volumeClaimTemplates") && !text.contains("PGDATA"), "{text}");
 }
+
+#[test]
+fn the_charts_database_left_in_an_emptydir_is_a_warning_without_explain() {
+    let file = common::shared().join("corpus/rendered/bitnami-wordpress.nopersist.yaml");
+    if !common::require(file.exists(), "the shared corpus") {
+        return;
+    }
+    let (code, out, err) = run(&["-f", file.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: StatefulSet"), "WordPress gets its claim");
+    assert!(
+        err.contains("warning: StatefulSet demo/rel-mariadb: keeps data outside its claims (/bitnami/mariadb)")
+            && err.contains("add statefulset/rel-mariadb"),
+        "{err}"
+    );
+    // Named, it is persisted too.
+    let (code, out, err) = run(&["-f", file.to_str().unwrap(), "deploy/rel-wordpress", "sts/rel-mariadb"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.matches("volumeClaimTemplates:").count() >= 2, "{err}");
+}
