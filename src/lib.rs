@@ -773,6 +773,9 @@ fn rewrite_workload(
     for n in &plan.notes {
         notes.push(Note::Explain(format!("{label}: {n}")));
     }
+    for w in &plan.warnings {
+        notes.push(Note::Warning(format!("{label}: {w}")));
+    }
     if plan.paths.is_empty() {
         return Ok(());
     }

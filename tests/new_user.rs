@@ -110,3 +110,24 @@ fn the_charts_database_left_in_an_emptydir_is_a_warning_without_explain() {
     assert_eq!(code, 0, "{err}");
     assert!(out.matches("volumeClaimTemplates:").count() >= 2, "{err}");
 }
+
+#[test]
+fn a_path_that_cannot_hold_the_data_is_refused_or_warned_about() {
+    let one = db("postgres:16", 1, "");
+    for system in ["/etc", "/usr", "/bin", "/lib", "/var/", "/proc", "/sys", "/dev", "/sbin", "/run", "/var/lib"] {
+        let (code, out, err) = run(&["--path", system], one.as_bytes());
+        assert_eq!((code, out.as_str()), (2, ""), "{system}: {err}");
+        assert!(err.contains("is a system directory"), "{err}");
+    }
+    // The parent of the image's VOLUME: the claim would not hold the data.
+    let (code, _, err) = run(&["--path", "/var/lib/postgresql"], one.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: Deployment db: container db: image postgres keeps its data in /var/lib/postgresql/data, below /var/lib/postgresql")
+            && err.contains("use --path /var/lib/postgresql/data"),
+        "{err}"
+    );
+    // The VOLUME itself is fine.
+    let (_, _, err) = run(&["--path", "/var/lib/postgresql/data"], one.as_bytes());
+    assert!(!err.contains("warning"), "{err}");
+}

@@ -114,6 +114,8 @@ pub struct Plan {
     pub fs_group: Option<i64>,
     /// Detection's proposals that were not taken, for `--explain`.
     pub notes: Vec<String>,
+    /// Always shown: a requested path that cannot hold the data.
+    pub warnings: Vec<String>,
 }
 
 /// Settings layered by precedence; the first that has a value wins.
@@ -149,7 +151,13 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             rule.filter(|(_, r)| r.skip).map(|(i, _)| format!("skipped: config rules[{i}] says skip"))
         };
         if let Some(why) = skipped {
-            return Ok(Some(Plan { mode: mode_default, paths: Vec::new(), fs_group: None, notes: vec![why] }));
+            return Ok(Some(Plan {
+                mode: mode_default,
+                paths: Vec::new(),
+                fs_group: None,
+                notes: vec![why],
+                warnings: Vec::new(),
+            }));
         }
     }
 
@@ -228,7 +236,11 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
         }
     }
     if paths.is_empty() {
-        return Ok(if notes.is_empty() { None } else { Some(Plan { mode, paths, fs_group: None, notes }) });
+        return Ok(if notes.is_empty() {
+            None
+        } else {
+            Some(Plan { mode, paths, fs_group: None, notes, warnings: Vec::new() })
+        });
     }
 
     // Per-path settings: a flag beats everything, then the path's own config
@@ -260,8 +272,10 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
         }
     }
     let detect_pod = detect::Pod::new(obj, kind, pod, &opts.catalog);
+    let mut warnings = Vec::new();
     for p in &mut paths {
         p.needs_empty = needs_empty(&detect_pod, p);
+        warnings.extend(above_data(&detect_pod, p));
     }
     let mut fs_group = layers.get(|s| s.fs_group.as_ref());
     // The catalog knows the image's group: a fresh claim is writable with it
@@ -272,7 +286,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             fs_group = Some(hint.gid);
         }
     }
-    Ok(Some(Plan { mode, paths, fs_group, notes }))
+    Ok(Some(Plan { mode, paths, fs_group, notes, warnings }))
 }
 
 /// The containers of `req` whose image keeps data exactly at its path and
@@ -308,6 +322,39 @@ fn needs_empty(pod: &detect::Pod, req: &PathReq) -> Vec<NeedsEmpty> {
                 fix,
                 source: n.source.clone(),
             });
+        }
+    }
+    out
+}
+
+/// A path asked for above the directory where the catalog says an image
+/// keeps its data: an image's VOLUME that no mount matches exactly gets a
+/// volume of its own from the container runtime, so a claim on a parent
+/// directory may not hold the data.
+fn above_data(pod: &detect::Pod, req: &PathReq) -> Vec<String> {
+    if matches!(req.source, Source::Detect(_)) {
+        return Vec::new();
+    }
+    let under = |p: &str| p.starts_with(&format!("{}/", req.path.trim_end_matches('/')));
+    let mut out = Vec::new();
+    for c in pod.containers.iter().filter(|c| req.container.as_deref().is_none_or(|n| n == c.name)) {
+        let Some(entry) = c.entry else { continue };
+        for loc in c.data.iter().filter(|l| under(&l.path)) {
+            if pod.mounts.iter().any(|m| m.container == c.name && m.path == loc.path) {
+                continue; // a volume sits exactly there already
+            }
+            out.push(format!(
+                "container {}: image {} keeps its data in {}, below {} ({}); a directory the image declares a VOLUME \
+                 gets a volume of its own unless a mount sits exactly on it, so a claim at {} would not hold that \
+                 data: use --path {}",
+                c.name,
+                entry.name(),
+                loc.path,
+                req.path,
+                loc.how,
+                req.path,
+                loc.path
+            ));
         }
     }
     out

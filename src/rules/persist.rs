@@ -284,6 +284,7 @@ mod tests {
             }],
             fs_group: None,
             notes: vec![],
+            warnings: vec![],
         };
         let claim_modes = move |c: &str| if c == "uploads" { modes.clone() } else { None };
         let env = Env {
