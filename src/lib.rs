@@ -776,7 +776,7 @@ fn rewrite_workload(
     for w in &plan.warnings {
         notes.push(Note::Warning(format!("{label}: {w}")));
     }
-    if plan.paths.is_empty() {
+    if plan.paths.is_empty() && plan.on_claims.is_empty() {
         return Ok(());
     }
     for p in &plan.paths {

@@ -131,3 +131,16 @@ fn a_path_that_cannot_hold_the_data_is_refused_or_warned_about() {
     let (_, _, err) = run(&["--path", "/var/lib/postgresql/data"], one.as_bytes());
     assert!(!err.contains("warning"), "{err}");
 }
+
+#[test]
+fn a_deployment_on_a_read_write_once_claim_gets_recreate_however_the_path_was_found() {
+    let file = common::shared().join("corpus/rendered/uptime-kuma.yaml");
+    if !common::require(file.exists(), "the shared corpus") {
+        return;
+    }
+    let f = file.to_str().unwrap();
+    let (_, by_flag, err) = run(&["-f", f, "--path", "/app/data"], b"");
+    assert!(by_flag.contains("type: Recreate"), "{err}");
+    let (code, detected, err) = run(&["-f", f], b"");
+    assert_eq!((code, detected.as_str()), (0, by_flag.as_str()), "{err}");
+}

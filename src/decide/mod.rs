@@ -116,6 +116,10 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Always shown: a requested path that cannot hold the data.
     pub warnings: Vec<String>,
+    /// Claims detection found the Deployment's data on already: it stays
+    /// there, under the same rule as a `--path` on a claim (Recreate on a
+    /// ReadWriteOnce claim), however the path was found.
+    pub on_claims: Vec<String>,
 }
 
 /// Settings layered by precedence; the first that has a value wins.
@@ -157,6 +161,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
                 fs_group: None,
                 notes: vec![why],
                 warnings: Vec::new(),
+                on_claims: Vec::new(),
             }));
         }
     }
@@ -179,6 +184,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
     // Which paths: the first source that names any.
     let mut paths: Vec<PathReq> = Vec::new();
     let mut detected_gid: Option<detect::FsGroupHint> = None;
+    let mut on_claims: Vec<String> = Vec::new();
     if !opts.paths.is_empty() {
         for (c, p) in &opts.paths {
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Flag) });
@@ -210,7 +216,26 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Annotation) });
         }
     } else if opts.detect != detect::Level::Off {
+        let detect_pod = detect::Pod::new(obj, kind, pod, &opts.catalog);
+        // Data detection finds on a claim already: the Deployment keeps it
+        // there, and gets what --path would give it (Recreate on a
+        // ReadWriteOnce claim): one rule, however the path was found.
+        let on_claim = |prop: &detect::Proposal| {
+            detect_pod.mounts.iter().find_map(|m| match detect_pod.backing(m.volume) {
+                detect::Backing::Claim(c)
+                    if kind == "Deployment"
+                        && m.path == prop.path
+                        && prop.container.as_deref().is_none_or(|n| n == m.container) =>
+                {
+                    Some(c.to_string())
+                }
+                _ => None,
+            })
+        };
         for prop in detect::detect(obj, kind, pod, opts) {
+            if let Some(claim) = on_claim(&prop).filter(|_| !prop.taken(opts.detect)) {
+                on_claims.push(claim);
+            }
             if prop.taken(opts.detect) {
                 if detected_gid.is_none() {
                     detected_gid = prop.fs_group.clone();
@@ -236,11 +261,8 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
         }
     }
     if paths.is_empty() {
-        return Ok(if notes.is_empty() {
-            None
-        } else {
-            Some(Plan { mode, paths, fs_group: None, notes, warnings: Vec::new() })
-        });
+        let nothing = notes.is_empty() && on_claims.is_empty();
+        return Ok((!nothing).then_some(Plan { mode, paths, fs_group: None, notes, warnings: Vec::new(), on_claims }));
     }
 
     // Per-path settings: a flag beats everything, then the path's own config
@@ -286,7 +308,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             fs_group = Some(hint.gid);
         }
     }
-    Ok(Some(Plan { mode, paths, fs_group, notes, warnings }))
+    Ok(Some(Plan { mode, paths, fs_group, notes, warnings, on_claims }))
 }
 
 /// The containers of `req` whose image keeps data exactly at its path and

@@ -76,9 +76,10 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
 
     // Paths asked for that are already on a claim which may be ReadWriteOnce
     // (unknown claims may be): the Deployment must not roll over them.
-    let skipped_rwo = skips.iter().filter_map(|s| s.claim.as_deref()).any(|c| {
-        (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
-    });
+    let skipped_rwo =
+        skips.iter().filter_map(|s| s.claim.as_deref()).chain(plan.on_claims.iter().map(String::as_str)).any(|c| {
+            (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
+        });
     if converts.is_empty() && news.is_empty() {
         // Everything asked for is already on a claim (or must stay as it is).
         let rwo = skipped_rwo;
@@ -285,6 +286,7 @@ mod tests {
             fs_group: None,
             notes: vec![],
             warnings: vec![],
+            on_claims: vec![],
         };
         let claim_modes = move |c: &str| if c == "uploads" { modes.clone() } else { None };
         let env = Env {
