@@ -144,3 +144,21 @@ fn a_deployment_on_a_read_write_once_claim_gets_recreate_however_the_path_was_fo
     let (code, detected, err) = run(&["-f", f], b"");
     assert_eq!((code, detected.as_str()), (0, by_flag.as_str()), "{err}");
 }
+
+#[test]
+fn explain_says_what_happens_to_every_mount_of_a_volume_that_becomes_a_claim() {
+    let file = common::shared().join("corpus/rendered/nextcloud.yaml");
+    if !common::require(file.exists(), "the shared corpus") {
+        return;
+    }
+    let (code, out, err) = run(&["-f", file.to_str().unwrap(), "--explain"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("volumeClaimTemplates:\n    - metadata:\n        name: nextcloud-main\n"), "{out}");
+    assert!(!err.contains("/var/www/html/data not persisted"), "{err}");
+    assert!(
+        err.contains(
+            "/var/www/html/data persisted too: it mounts emptyDir nextcloud-main (subPath data), which becomes a claim, whole, for /var/www/html"
+        ),
+        "{err}"
+    );
+}

@@ -232,9 +232,36 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
                 _ => None,
             })
         };
-        for prop in detect::detect(obj, kind, pod, opts) {
+        let proposals = detect::detect(obj, kind, pod, opts);
+        // The emptyDir volume mounted exactly at a path, with the subPath.
+        let volume_at = |container: Option<&str>, path: &str| {
+            detect_pod
+                .mounts
+                .iter()
+                .filter(|m| m.path == path && container.is_none_or(|c| c == m.container))
+                .find(|m| matches!(detect_pod.backing(m.volume), detect::Backing::EmptyDir { .. }))
+                .map(|m| (m.volume, m.sub_path))
+        };
+        // emptyDirs a taken path turns into a claim, whole: every mount of
+        // them (each subPath) is on that claim afterwards.
+        let claimed: Vec<(&str, &str)> = proposals
+            .iter()
+            .filter(|p| p.taken(opts.detect))
+            .filter_map(|p| Some((volume_at(p.container.as_deref(), &p.path)?.0, p.path.as_str())))
+            .collect();
+        for prop in proposals.iter().cloned() {
             if let Some(claim) = on_claim(&prop).filter(|_| !prop.taken(opts.detect)) {
                 on_claims.push(claim);
+            }
+            let with = volume_at(prop.container.as_deref(), &prop.path)
+                .and_then(|(v, sub)| Some((v, sub, claimed.iter().find(|(c, _)| *c == v)?.1)));
+            if let Some((v, sub, taken)) = with.filter(|_| !prop.taken(opts.detect)) {
+                let sub = if sub.is_empty() { String::new() } else { format!(" (subPath {sub})") };
+                notes.push(format!(
+                    "{} persisted too: it mounts emptyDir {v}{sub}, which becomes a claim, whole, for {taken}",
+                    prop.path
+                ));
+                continue;
             }
             if prop.taken(opts.detect) {
                 if detected_gid.is_none() {
