@@ -55,6 +55,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Status(args)) => return crate::live_cmd::status(args, &kubectl_persist::Options::default()),
         None => {}
     }
+    // First, so that usage errors reach the report too.
+    if let Some(path) = &cli.run.report {
+        crate::report::open(path).with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+    }
     let mut cfg = cli.run.resolve().map_err(Exit::from)?;
     if let Some(path) = &cfg.config_file {
         let text = std::fs::read_to_string(path)
@@ -156,12 +160,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let outcome = transform(&inputs, &cfg.opts)?;
                 let ns = cfg.opts.namespace.as_deref().or(cfg.opts.live_namespace.as_deref()).unwrap_or("default");
                 crate::live_cmd::expand(&cfg.live, &outcome.expansions, ns)?;
-                let mut stderr = std::io::stderr().lock();
+                // The report has every note; stderr the warnings, and the
+                // decisions with --explain.
                 for n in &outcome.notes {
                     match n {
-                        Note::Warning(w) => writeln!(stderr, "kubectl-persist: warning: {w}").ok(),
-                        Note::Explain(e) if cfg.explain => writeln!(stderr, "kubectl-persist: {e}").ok(),
-                        Note::Explain(_) => None,
+                        Note::Warning(w) => crate::report::say(&format!("kubectl-persist: warning: {w}")),
+                        Note::Explain(e) if cfg.explain => crate::report::say(&format!("kubectl-persist: {e}")),
+                        Note::Explain(e) => crate::report::record(&format!("kubectl-persist: {e}")),
                     };
                 }
                 let text = match cfg.format {

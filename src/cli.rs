@@ -27,7 +27,7 @@ Examples:
   helm install my-app ./chart --post-renderer kubectl-persist \\
     --post-renderer-args=--path --post-renderer-args=/data
 
-  # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/helm)
+  # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/persist)
   helm install my-app ./chart --post-renderer persist \\
     --post-renderer-args=--path --post-renderer-args=/data
 
@@ -212,6 +212,11 @@ pub struct RunArgs {
     /// temporary file beside it, then renamed; removed if interrupted).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
+
+    /// Also write every decision, warning and error to this file (replaced each run): Helm 3
+    /// shows none of a post-renderer's messages, Helm 4 only that it failed.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<PathBuf>,
 
     /// Explain every decision on stderr (workload, path, where the decision came from, claim, size).
     #[arg(long, help_heading = "Output")]

@@ -6,6 +6,7 @@ mod cluster;
 mod complete;
 mod live_cmd;
 mod read;
+mod report;
 
 use std::process::ExitCode;
 
@@ -22,11 +23,11 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<app::Exit>() {
             Some(app::Exit::BrokenPipe) => ExitCode::from(141),
             Some(app::Exit::Usage(m)) => {
-                eprintln!("kubectl-persist: error: {m}\nSee 'kubectl persist --help'.");
+                report::say(&format!("kubectl-persist: error: {m}\nSee 'kubectl persist --help'."));
                 ExitCode::from(2)
             }
             None => {
-                eprintln!("kubectl-persist: error: {e:#}");
+                report::say(&format!("kubectl-persist: error: {e:#}"));
                 ExitCode::FAILURE
             }
         },

@@ -162,3 +162,22 @@ fn explain_says_what_happens_to_every_mount_of_a_volume_that_becomes_a_claim() {
         "{err}"
     );
 }
+
+#[test]
+fn report_file_holds_every_note_warning_and_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("persist.log");
+    let r = report.to_str().unwrap();
+    let (code, _, err) = run(&["--report", r], db("mysql:8.4", 1, "").as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    // The warning stderr shows, and the decisions --explain would show.
+    assert!(text.contains("warning: container db of db: image mysql initialises"), "{text}");
+    assert!(text.contains("Deployment db: kind Deployment → StatefulSet"), "{text}");
+    assert!(!err.contains("kind Deployment → StatefulSet"), "without --explain stderr has the warnings only: {err}");
+    // A failed run: the error, and the report replaced.
+    let (code, _, _) = run(&["--report", r, "--path", "/etc"], db("mysql:8.4", 1, "").as_bytes());
+    assert_eq!(code, 2);
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.starts_with("kubectl-persist: error: --path: path \"/etc\" is a system directory"), "{text}");
+}
