@@ -66,9 +66,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         let file = ConfigFile::parse(&text, &path.display().to_string())?;
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         // The config's catalogs come before --catalog files, which win.
-        let mut catalogs: Vec<std::path::PathBuf> = file.catalogs.iter().map(|c| dir.join(c)).collect();
-        catalogs.append(&mut cfg.catalog_files);
-        cfg.catalog_files = catalogs;
+        for c in &file.catalogs {
+            let catalog = dir.join(c);
+            let text = std::fs::read_to_string(&catalog).with_context(|| {
+                format!("{}: catalogs: {}: cannot read the catalog file", path.display(), catalog.display())
+            })?;
+            cfg.opts.catalog = cfg.opts.catalog.clone().with_file(&text, &catalog.display().to_string())?;
+        }
         if file.cluster == Some(kubectl_persist::decide::config::ClusterSetting::Auto) {
             cfg.live.cluster = true;
         }

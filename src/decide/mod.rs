@@ -293,8 +293,8 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
     }
 
     // Per-path settings: a flag beats everything, then the path's own config
-    // entry, the matching rule, the annotations, detection's hint, the
-    // config defaults.
+    // entry, the matching rule, the annotations, the config defaults (the
+    // user wrote them), detection's hint.
     let specific = Layers { layers: vec![&flag_settings, rule_settings, &ann.settings] };
     let checked_modes = |m: &Vec<String>| values::check_access_modes(m);
     for p in &mut paths {
@@ -305,8 +305,8 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             .clone()
             .or(own)
             .or_else(|| specific.layers[1..].iter().find_map(|s| s.size.clone()))
-            .or(hint)
-            .or_else(|| defaults.size.clone());
+            .or_else(|| defaults.size.clone())
+            .or(hint);
         let own_sc = p.storage_class.take();
         p.storage_class = opts.storage_class.clone().or(own_sc).or_else(|| layers.get(|s| s.storage_class.as_ref()));
         if let Some(m) = &opts.access_modes {
