@@ -181,3 +181,41 @@ fn report_file_holds_every_note_warning_and_error() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.starts_with("kubectl-persist: error: --path: path \"/etc\" is a system directory"), "{text}");
 }
+
+#[test]
+fn cluster_errors_name_the_server_and_the_cause_once() {
+    let persist = |kubeconfig: &str| {
+        let out = std::process::Command::new(common::persist_bin())
+            .arg("status")
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let (code, err) = persist(missing.to_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!(
+            "kubectl-persist: error: no cluster configured: tried {} (no such file or directory) and the in-cluster \
+             service account; set KUBECONFIG or use --kubeconfig\n",
+            missing.display()
+        )
+    );
+    // Nothing listens on port 1.
+    let kc = dir.path().join("config");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let (code, err) = persist(kc.to_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "kubectl-persist: error: cannot list deployments in namespace default: server https://127.0.0.1:1/: connection refused\n"
+    );
+}
