@@ -212,6 +212,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     })?;
     if let Some(text) = out {
         write_output(cfg.output_file.as_deref(), |w| w.write_all(text.as_bytes()))?;
+        // As `kubectl diff` and diff(1): 1 when there are differences.
+        if cfg.format == Format::Diff && !text.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -169,8 +169,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, help_heading = "What to persist")]
     pub mode: Option<ModeArg>,
 
-    /// Claim size, a Kubernetes quantity [default: 1Gi, or the emptyDir's sizeLimit].
-    #[arg(long, value_name = "QUANTITY", help_heading = "What to persist")]
+    /// Claim size, a Kubernetes quantity [default: the catalog's size for the image
+    /// (1Gi to 50Gi), else the emptyDir's sizeLimit, else 1Gi].
+    #[arg(long, value_name = "QUANTITY", allow_hyphen_values = true, help_heading = "What to persist")]
     pub size: Option<String>,
 
     /// StorageClass of new claims [default: the cluster's default class].

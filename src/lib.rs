@@ -477,7 +477,11 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         return Ok(out);
     }
     let mut any_deployment = false;
+    let mut elsewhere: Vec<&str> = Vec::new();
     for (i, o) in s.objects.iter().enumerate() {
+        if o.kind == "Deployment" && !ns_ok(o) {
+            elsewhere.extend(o.namespace.as_deref().filter(|n| !elsewhere.contains(n)));
+        }
         if o.kind == "StatefulSet" && ns_ok(o) && opts.paths.is_empty() {
             statefulset_hint(s, o, opts, notes);
         }
@@ -503,6 +507,11 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         if let Some(sel) = &opts.selector {
             notes
                 .push(Note::Warning(format!("no Deployment in the input matches the selector {sel}; nothing changed")));
+        } else if let (Some(ns), false, false) = (&opts.namespace, any_deployment, elsewhere.is_empty()) {
+            notes.push(Note::Warning(format!(
+                "no Deployment of the input is in namespace {ns} (-n); its Deployments are in {}; nothing changed",
+                elsewhere.join(", ")
+            )));
         } else if asked && !any_deployment {
             notes.push(Note::Warning("the input has no Deployment; nothing changed (StatefulSets change only when named, e.g. statefulset/NAME)".into()));
         }

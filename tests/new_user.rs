@@ -219,3 +219,38 @@ fn cluster_errors_name_the_server_and_the_cause_once() {
         "kubectl-persist: error: cannot list deployments in namespace default: server https://127.0.0.1:1/: connection refused\n"
     );
 }
+
+#[test]
+fn small_things_a_new_user_hits() {
+    let one = db("postgres:16", 1, "");
+    // A negative size reaches the size check, not clap's "unexpected argument".
+    let (code, _, err) = run(&["--size", "-1Gi"], one.as_bytes());
+    assert_eq!(code, 2);
+    assert!(err.contains("--size: \"-1Gi\" is not a storage quantity"), "{err}");
+    // A selector value that is no label value.
+    let (code, _, err) = run(&["-l", "a=("], one.as_bytes());
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read \"a=(\""), "{err}");
+    // -n that matches nothing says so.
+    let other_ns = db("postgres:16", 1, "  namespace: shop\n");
+    let (code, out, err) = run(&["-n", "other"], other_ns.as_bytes());
+    assert_eq!((code, out.as_str()), (0, other_ns.as_str()));
+    assert!(
+        err.contains("warning: no Deployment of the input is in namespace other (-n); its Deployments are in shop"),
+        "{err}"
+    );
+    // skip: true or false, nothing else.
+    for (value, ok) in
+        [("\"true\"", true), ("\"False\"", true), ("\"yes\"", false), ("\"off\"", false), ("\"\"", false)]
+    {
+        let skip = db("postgres:16", 1, &format!("  annotations:\n    kubectl-persist/skip: {value}\n"));
+        let (code, _, err) = run(&[], skip.as_bytes());
+        assert_eq!(code == 0, ok, "{value}: {err}");
+    }
+    // -o diff: 1 with differences, 0 without (as kubectl diff).
+    let (code, out, _) = run(&["-o", "diff"], one.as_bytes());
+    assert_eq!(code, 1, "{out}");
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+    let (code, out, _) = run(&["-o", "diff"], cm.as_bytes());
+    assert_eq!((code, out.as_str()), (0, ""));
+}

@@ -92,7 +92,9 @@ fn command_lines_on_the_shipped_examples_run() {
             let args: Vec<&str> = args.split_whitespace().collect();
             let mut cmd = std::process::Command::new(common::persist_bin());
             let out = cmd.args(&args).current_dir(repo()).stdin(std::process::Stdio::null()).output().unwrap();
-            assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
+            // -o diff exits 1 when there are differences, as kubectl diff.
+            let want = if args.windows(2).any(|w| w == ["-o", "diff"]) { 1 } else { 0 };
+            assert_eq!(out.status.code(), Some(want), "{line}: {}", String::from_utf8_lossy(&out.stderr));
             ran += 1;
         }
     }
