@@ -309,10 +309,13 @@ fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result
         }
         std::process::exit(130);
     });
-    let tmp = tempfile::Builder::new()
-        .prefix(".kubectl-persist-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
+    let tmp = tempfile::Builder::new().prefix(".kubectl-persist-").tempfile_in(dir).map_err(|e| {
+        // tempfile's message ends with the random name it tried, which
+        // no user chose: give the cause alone.
+        let text = e.to_string();
+        let cause = text.split(" at path ").next().unwrap_or(&text);
+        anyhow::anyhow!("{}: cannot create a temporary file in {}: {cause}", path.display(), dir.display())
+    })?;
     set_partial(Some(tmp.path().to_path_buf()));
     // The temporary file is private (0600); the output gets the old file's
     // permissions, or the usual 0644 for a new one.

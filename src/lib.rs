@@ -759,6 +759,13 @@ fn rewrite_workload(
         r
     };
     let obj = s.obj(info.id).expect("selected objects are parsed");
+    if info.name.is_empty() {
+        // New objects are named after it: "-data" is no claim name.
+        return Err(Error::Rewrite {
+            at: Box::new(at(s, Some(obj))),
+            msg: "the workload has no metadata.name; name it (kubectl and Helm need one too)".into(),
+        });
+    }
     let Some(pod) = pod_spec(obj, &info.kind) else {
         return Err(Error::Rewrite {
             at: Box::new(at(s, Some(obj))),

@@ -254,3 +254,27 @@ fn small_things_a_new_user_hits() {
     let (code, out, _) = run(&["-o", "diff"], cm.as_bytes());
     assert_eq!((code, out.as_str()), (0, ""));
 }
+
+#[test]
+fn an_unnamed_deployment_and_an_unwritable_output_file_say_so_plainly() {
+    let unnamed = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  labels: {a: b}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n";
+    for mode in ["statefulset", "pvc"] {
+        let (code, out, err) = run(&["--path", "/data", "--mode", mode], unnamed.as_bytes());
+        assert_eq!((code, out.as_str()), (1, ""), "{mode}");
+        assert!(
+            err.contains("(Deployment with no name)") && err.contains("the workload has no metadata.name"),
+            "{err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("missing/out.yaml");
+    let (code, _, err) =
+        run(&["--path", "/data", "--output-file", target.to_str().unwrap()], db("nginx", 1, "").as_bytes());
+    assert_eq!(code, 1);
+    let want = format!(
+        "cannot create a temporary file in {}: No such file or directory (os error 2)\n",
+        dir.path().join("missing").display()
+    );
+    assert!(err.ends_with(&want), "{err}");
+    assert!(!err.contains(".kubectl-persist-"), "{err}");
+}
