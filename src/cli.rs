@@ -365,6 +365,41 @@ impl RunArgs {
     }
 }
 
+/// kubectl takes flags before a subcommand (`kubectl -n demo get pods`);
+/// so does this: `kubectl persist -n demo status` is read as
+/// `kubectl persist status -n demo`. The first word that is neither a flag
+/// nor a flag's value decides; a subcommand name there moves to the front.
+pub fn subcommand_first(mut args: Vec<String>) -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let takes_value = |a: &clap::Arg| a.get_action().takes_values();
+    let long_takes = |name: &str| cmd.get_arguments().any(|a| a.get_long() == Some(name) && takes_value(a));
+    let short_takes = |c: char| cmd.get_arguments().any(|a| a.get_short() == Some(c) && takes_value(a));
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            i += if !long.contains('=') && long_takes(long) { 2 } else { 1 };
+            continue;
+        }
+        if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // -n demo, -ndemo, -Rf file: the value follows the last flag that takes one.
+            let takes = short.chars().last().is_some_and(short_takes) && short.chars().count() == 1;
+            i += if takes { 2 } else { 1 };
+            continue;
+        }
+        if i > 0 && cmd.get_subcommands().any(|s| s.get_name() == a) {
+            let sub = args.remove(i);
+            args.insert(0, sub);
+        }
+        break;
+    }
+    args
+}
+
 /// Print a completion script for `shell`. Bash's asks `kubectl-persist
 /// __complete`, the engine behind `kubectl persist <TAB>`, so both give the
 /// same candidates (object names, contexts, storage classes included); the
@@ -412,6 +447,25 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_before_a_subcommand() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(subcommand_first(v("-n demo status")), v("status -n demo"));
+        assert_eq!(
+            subcommand_first(v("--context prod -n demo status deploy/web")),
+            v("status --context prod -n demo deploy/web")
+        );
+        assert_eq!(subcommand_first(v("--namespace=demo status")), v("status --namespace=demo"));
+        // A namespace, file or workload named like a subcommand stays what it is.
+        assert_eq!(subcommand_first(v("-n status deploy/web")), v("-n status deploy/web"));
+        assert_eq!(subcommand_first(v("-f status")), v("-f status"));
+        assert_eq!(subcommand_first(v("deploy/web status")), v("deploy/web status"));
+        let cli =
+            Cli::try_parse_from(std::iter::once("kubectl-persist".into()).chain(subcommand_first(v("-n demo status"))))
+                .unwrap();
+        assert!(matches!(cli.command, Some(Command::Status(_))));
     }
 
     /// Every example in the help is a command line this parser accepts, fits

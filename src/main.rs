@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     if args.first().is_some_and(|a| a == "__complete") {
         return app::complete(&args[1..]);
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(std::iter::once("kubectl-persist".to_string()).chain(cli::subcommand_first(args)));
     match app::run(cli) {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<app::Exit>() {
