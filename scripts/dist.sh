@@ -49,9 +49,9 @@ done
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 [[ -n "$version" ]] || die "no version in Cargo.toml"
-helm_version=$(sed -n 's/^version: *//p' plugin-manifest/helm/plugin.yaml)
+helm_version=$(sed -n 's/^version: *//p' plugin-manifest/persist/plugin.yaml)
 [[ "$helm_version" == "$version" ]] ||
-  die "plugin-manifest/helm/plugin.yaml has version $helm_version, Cargo.toml $version: make them equal"
+  die "plugin-manifest/persist/plugin.yaml has version $helm_version, Cargo.toml $version: make them equal"
 
 host_os() {
   case "$(uname -s)" in
@@ -131,7 +131,7 @@ if [[ -z "$helm4" ]] && command -v helm >/dev/null && helm version --short 2>/de
 fi
 if [[ -n "$helm4" ]]; then
   mkdir -p "$stage/helm/persist/bin" "$stage/helm/out" "$stage/helm/home"
-  cp plugin-manifest/helm/plugin.yaml plugin-manifest/helm/kubectl-persist.sh "$stage/helm/persist/"
+  cp plugin-manifest/persist/plugin.yaml plugin-manifest/persist/kubectl-persist.sh "$stage/helm/persist/"
   install -m 0755 "$bin" "$stage/helm/persist/bin/kubectl-persist$exe"
   XDG_DATA_HOME="$stage/helm/home" XDG_CONFIG_HOME="$stage/helm/home" XDG_CACHE_HOME="$stage/helm/home" \
     "$helm4" plugin package "$stage/helm/persist" --sign=false -d "$stage/helm/out" >&2

@@ -58,6 +58,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Restore(args)) => return crate::backup_cmd::restore(args),
         None => {}
     }
+    // First, so that usage errors reach the report too.
+    if let Some(path) = &cli.run.report {
+        crate::report::open(path).with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+    }
     let mut cfg = cli.run.resolve().map_err(Exit::from)?;
     if let Some(path) = &cfg.config_file {
         let text = std::fs::read_to_string(path)
@@ -65,9 +69,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         let file = ConfigFile::parse(&text, &path.display().to_string())?;
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         // The config's catalogs come before --catalog files, which win.
-        let mut catalogs: Vec<std::path::PathBuf> = file.catalogs.iter().map(|c| dir.join(c)).collect();
-        catalogs.append(&mut cfg.catalog_files);
-        cfg.catalog_files = catalogs;
+        for c in &file.catalogs {
+            let catalog = dir.join(c);
+            let text = std::fs::read_to_string(&catalog).with_context(|| {
+                format!("{}: catalogs: {}: cannot read the catalog file", path.display(), catalog.display())
+            })?;
+            cfg.opts.catalog = cfg.opts.catalog.clone().with_file(&text, &catalog.display().to_string())?;
+        }
         if file.cluster == Some(kubectl_persist::decide::config::ClusterSetting::Auto) {
             cfg.live.cluster = true;
         }
@@ -159,12 +167,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let outcome = transform(&inputs, &cfg.opts)?;
                 let ns = cfg.opts.namespace.as_deref().or(cfg.opts.live_namespace.as_deref()).unwrap_or("default");
                 crate::live_cmd::expand(&cfg.live, &outcome.expansions, ns)?;
-                let mut stderr = std::io::stderr().lock();
+                // The report has every note; stderr the warnings, and the
+                // decisions with --explain.
                 for n in &outcome.notes {
                     match n {
-                        Note::Warning(w) => writeln!(stderr, "kubectl-persist: warning: {w}").ok(),
-                        Note::Explain(e) if cfg.explain => writeln!(stderr, "kubectl-persist: {e}").ok(),
-                        Note::Explain(_) => None,
+                        Note::Warning(w) => crate::report::say(&format!("kubectl-persist: warning: {w}")),
+                        Note::Explain(e) if cfg.explain => crate::report::say(&format!("kubectl-persist: {e}")),
+                        Note::Explain(e) => crate::report::record(&format!("kubectl-persist: {e}")),
                     };
                 }
                 let text = match cfg.format {
@@ -206,6 +215,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     })?;
     if let Some(text) = out {
         write_output(cfg.output_file.as_deref(), |w| w.write_all(text.as_bytes()))?;
+        // As `kubectl diff` and diff(1): 1 when there are differences.
+        if cfg.format == Format::Diff && !text.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -299,10 +312,13 @@ fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result
         }
         std::process::exit(130);
     });
-    let tmp = tempfile::Builder::new()
-        .prefix(".kubectl-persist-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
+    let tmp = tempfile::Builder::new().prefix(".kubectl-persist-").tempfile_in(dir).map_err(|e| {
+        // tempfile's message ends with the random name it tried, which
+        // no user chose: give the cause alone.
+        let text = e.to_string();
+        let cause = text.split(" at path ").next().unwrap_or(&text);
+        anyhow::anyhow!("{}: cannot create a temporary file in {}: {cause}", path.display(), dir.display())
+    })?;
     set_partial(Some(tmp.path().to_path_buf()));
     // The temporary file is private (0600); the output gets the old file's
     // permissions, or the usual 0644 for a new one.

@@ -27,7 +27,7 @@ Examples:
   helm install my-app ./chart --post-renderer kubectl-persist \\
     --post-renderer-args=--path --post-renderer-args=/data
 
-  # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/helm)
+  # As a Helm 4 post-renderer plugin (helm plugin install plugin-manifest/persist)
   helm install my-app ./chart --post-renderer persist \\
     --post-renderer-args=--path --post-renderer-args=/data
 
@@ -179,8 +179,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, help_heading = "What to persist")]
     pub mode: Option<ModeArg>,
 
-    /// Claim size, a Kubernetes quantity [default: 1Gi, or the emptyDir's sizeLimit].
-    #[arg(long, value_name = "QUANTITY", help_heading = "What to persist")]
+    /// Claim size, a Kubernetes quantity [default: the catalog's size for the image
+    /// (1Gi to 50Gi), else the emptyDir's sizeLimit, else 1Gi].
+    #[arg(long, value_name = "QUANTITY", allow_hyphen_values = true, help_heading = "What to persist")]
     pub size: Option<String>,
 
     /// StorageClass of new claims [default: the cluster's default class].
@@ -194,6 +195,11 @@ pub struct RunArgs {
     /// Set the pod's securityContext.fsGroup so non-root containers can write to new claims.
     #[arg(long, value_name = "GID", help_heading = "What to persist")]
     pub fs_group: Option<i64>,
+
+    /// Let a Deployment of several replicas become a StatefulSet whose pods each get
+    /// their own claims (for apps that replicate or shard their data themselves).
+    #[arg(long, help_heading = "What to persist")]
+    pub per_pod_data: bool,
 
     /// Rules file (see README: "Config file").
     #[arg(long, value_name = "FILE", help_heading = "What to persist")]
@@ -217,6 +223,11 @@ pub struct RunArgs {
     /// temporary file beside it, then renamed; removed if interrupted).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
+
+    /// Also write every decision, warning and error to this file (replaced each run): Helm 3
+    /// shows none of a post-renderer's messages, Helm 4 only that it failed.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<PathBuf>,
 
     /// Explain every decision on stderr (workload, path, where the decision came from, claim, size).
     #[arg(long, help_heading = "Output")]
@@ -346,6 +357,7 @@ impl RunArgs {
                 max_alias_nodes: self.max_alias_nodes,
             },
             parse_all: format == Format::Json,
+            per_pod_data: self.per_pod_data,
             ..Options::default()
         };
         Ok(Config {
@@ -361,6 +373,41 @@ impl RunArgs {
             live: self.live,
         })
     }
+}
+
+/// kubectl takes flags before a subcommand (`kubectl -n demo get pods`);
+/// so does this: `kubectl persist -n demo status` is read as
+/// `kubectl persist status -n demo`. The first word that is neither a flag
+/// nor a flag's value decides; a subcommand name there moves to the front.
+pub fn subcommand_first(mut args: Vec<String>) -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let takes_value = |a: &clap::Arg| a.get_action().takes_values();
+    let long_takes = |name: &str| cmd.get_arguments().any(|a| a.get_long() == Some(name) && takes_value(a));
+    let short_takes = |c: char| cmd.get_arguments().any(|a| a.get_short() == Some(c) && takes_value(a));
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            i += if !long.contains('=') && long_takes(long) { 2 } else { 1 };
+            continue;
+        }
+        if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // -n demo, -ndemo, -Rf file: the value follows the last flag that takes one.
+            let takes = short.chars().last().is_some_and(short_takes) && short.chars().count() == 1;
+            i += if takes { 2 } else { 1 };
+            continue;
+        }
+        if i > 0 && cmd.get_subcommands().any(|s| s.get_name() == a) {
+            let sub = args.remove(i);
+            args.insert(0, sub);
+        }
+        break;
+    }
+    args
 }
 
 /// Print a completion script for `shell`. Bash's asks `kubectl-persist
@@ -410,6 +457,25 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_before_a_subcommand() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(subcommand_first(v("-n demo status")), v("status -n demo"));
+        assert_eq!(
+            subcommand_first(v("--context prod -n demo status deploy/web")),
+            v("status --context prod -n demo deploy/web")
+        );
+        assert_eq!(subcommand_first(v("--namespace=demo status")), v("status --namespace=demo"));
+        // A namespace, file or workload named like a subcommand stays what it is.
+        assert_eq!(subcommand_first(v("-n status deploy/web")), v("-n status deploy/web"));
+        assert_eq!(subcommand_first(v("-f status")), v("-f status"));
+        assert_eq!(subcommand_first(v("deploy/web status")), v("deploy/web status"));
+        let cli =
+            Cli::try_parse_from(std::iter::once("kubectl-persist".into()).chain(subcommand_first(v("-n demo status"))))
+                .unwrap();
+        assert!(matches!(cli.command, Some(Command::Status(_))));
     }
 
     /// Every example in the help is a command line this parser accepts, fits

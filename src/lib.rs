@@ -92,6 +92,9 @@ pub struct Options {
     pub carry: carry::Mode,
     /// `--helper-image` (or the config file's `helperImage`).
     pub helper_image: Option<String>,
+    /// `--per-pod-data`: a Deployment of several replicas may become a
+    /// StatefulSet whose pods each get their own, separate claims.
+    pub per_pod_data: bool,
 }
 
 impl Default for Options {
@@ -116,6 +119,7 @@ impl Default for Options {
             default_size: "1Gi".into(),
             carry: carry::Mode::Auto,
             helper_image: None,
+            per_pod_data: false,
         }
     }
 }
@@ -155,6 +159,9 @@ impl Options {
         }
         if self.config.is_some() {
             flag("config", "YOUR-CONFIG-FILE".into());
+        }
+        if self.per_pod_data {
+            args.push("--per-pod-data".into());
         }
         args
     }
@@ -471,7 +478,11 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         return Ok(out);
     }
     let mut any_deployment = false;
+    let mut elsewhere: Vec<&str> = Vec::new();
     for (i, o) in s.objects.iter().enumerate() {
+        if o.kind == "Deployment" && !ns_ok(o) {
+            elsewhere.extend(o.namespace.as_deref().filter(|n| !elsewhere.contains(n)));
+        }
         if o.kind == "StatefulSet" && ns_ok(o) && opts.paths.is_empty() {
             statefulset_hint(s, o, opts, notes);
         }
@@ -497,6 +508,11 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         if let Some(sel) = &opts.selector {
             notes
                 .push(Note::Warning(format!("no Deployment in the input matches the selector {sel}; nothing changed")));
+        } else if let (Some(ns), false, false) = (&opts.namespace, any_deployment, elsewhere.is_empty()) {
+            notes.push(Note::Warning(format!(
+                "no Deployment of the input is in namespace {ns} (-n); its Deployments are in {}; nothing changed",
+                elsewhere.join(", ")
+            )));
         } else if asked && !any_deployment {
             notes.push(Note::Warning("the input has no Deployment; nothing changed (StatefulSets change only when named, e.g. statefulset/NAME)".into()));
         }
@@ -701,7 +717,7 @@ impl Around {
 }
 
 /// StatefulSets change only when named; when detection finds data one keeps
-/// outside its claims, say so (with --explain) and how to include it.
+/// outside its claims, say so (always) and how to include it.
 fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut Vec<Note>) {
     if opts.detect == detect::Level::Off {
         return;
@@ -714,7 +730,9 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
         .map(|p| p.path)
         .collect();
     if !found.is_empty() {
-        notes.push(Note::Explain(format!(
+        // Always said: a chart's database left in an emptyDir loses its data
+        // on the next restart while its app's data is kept.
+        notes.push(Note::Warning(format!(
             "{}: keeps data outside its claims ({}); StatefulSets change only when named: add statefulset/{} (a live StatefulSet's claim templates cannot change)",
             o.label(),
             found.join(", "),
@@ -742,6 +760,13 @@ fn rewrite_workload(
         r
     };
     let obj = s.obj(info.id).expect("selected objects are parsed");
+    if info.name.is_empty() {
+        // New objects are named after it: "-data" is no claim name.
+        return Err(Error::Rewrite {
+            at: Box::new(at(s, Some(obj))),
+            msg: "the workload has no metadata.name; name it (kubectl and Helm need one too)".into(),
+        });
+    }
     let Some(pod) = pod_spec(obj, &info.kind) else {
         return Err(Error::Rewrite {
             at: Box::new(at(s, Some(obj))),
@@ -765,7 +790,10 @@ fn rewrite_workload(
     for n in &plan.notes {
         notes.push(Note::Explain(format!("{label}: {n}")));
     }
-    if plan.paths.is_empty() {
+    for w in &plan.warnings {
+        notes.push(Note::Warning(format!("{label}: {w}")));
+    }
+    if plan.paths.is_empty() && plan.on_claims.is_empty() {
         return Ok(());
     }
     for p in &plan.paths {
@@ -785,6 +813,8 @@ fn rewrite_workload(
         claim_modes: &claim_modes,
         annotations: inherited,
         default_size: &opts.default_size,
+        data_exists: runs_already(s, obj, &info, opts),
+        per_pod_data: opts.per_pod_data,
     };
     let at_obj = at(s, Some(obj));
     let (before, obj) = s.obj_pair(info.id).expect("parsed");
@@ -822,6 +852,20 @@ fn rewrite_workload(
     }
     s.docs[info.id.doc].added.extend(done.new_objects);
     Ok(())
+}
+
+/// Whether the workload runs already, so its data exists where it is: an
+/// object read from a cluster (the live switch's input, or one with a uid),
+/// or one `--cluster` found live.
+fn runs_already(s: &Stream, obj: &Node, info: &stream::ObjInfo, opts: &Options) -> bool {
+    let ns = info.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
+    s.inputs[s.docs[info.id.doc].input].name == live::LIVE_INPUT
+        || obj.path(&["metadata", "uid"]).is_some()
+        || opts.live_workloads.iter().any(|l| {
+            matches!(l["kind"].as_str(), Some("Deployment" | "StatefulSet"))
+                && l["metadata"]["name"] == info.name.as_str()
+                && l["metadata"]["namespace"].as_str().unwrap_or("default") == ns
+        })
 }
 
 fn retarget_scalers(

@@ -426,7 +426,7 @@ fn helm_notice(snapshot: &Snapshot, found: &[kubectl_persist::decide::select::Ta
             args.push_str(&format!(" --post-renderer-args=-n --post-renderer-args={n}"));
         }
         say(&format!(
-            "note: {t} belongs to the Helm release {release}; the next `helm upgrade` puts the Deployment back unless the release renders through kubectl-persist:\n    Helm 3: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer kubectl-persist{args}\n    Helm 4: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer persist{args}   (after: helm plugin install plugin-manifest/helm)"
+            "note: {t} belongs to the Helm release {release}; the next `helm upgrade` puts the Deployment back unless the release renders through kubectl-persist:\n    Helm 3: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer kubectl-persist{args}\n    Helm 4: helm upgrade {release} <chart>{ns} --reuse-values --post-renderer persist{args}   (after: helm plugin install plugin-manifest/persist)"
         ));
     }
 }

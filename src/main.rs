@@ -7,6 +7,7 @@ mod cluster;
 mod complete;
 mod live_cmd;
 mod read;
+mod report;
 
 use std::process::ExitCode;
 
@@ -17,17 +18,17 @@ fn main() -> ExitCode {
     if args.first().is_some_and(|a| a == "__complete") {
         return app::complete(&args[1..]);
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(std::iter::once("kubectl-persist".to_string()).chain(cli::subcommand_first(args)));
     match app::run(cli) {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<app::Exit>() {
             Some(app::Exit::BrokenPipe) => ExitCode::from(141),
             Some(app::Exit::Usage(m)) => {
-                eprintln!("kubectl-persist: error: {m}\nSee 'kubectl persist --help'.");
+                report::say(&format!("kubectl-persist: error: {m}\nSee 'kubectl persist --help'."));
                 ExitCode::from(2)
             }
             None => {
-                eprintln!("kubectl-persist: error: {e:#}");
+                report::say(&format!("kubectl-persist: error: {e:#}"));
                 ExitCode::FAILURE
             }
         },

@@ -53,6 +53,9 @@ impl ObjInfo {
     }
 
     pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            return format!("{} with no name", self.kind);
+        }
         match &self.namespace {
             Some(ns) if !ns.is_empty() => format!("{} {ns}/{}", self.kind, self.name),
             _ => format!("{} {}", self.kind, self.name),

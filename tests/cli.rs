@@ -128,7 +128,7 @@ fn yaml11_meanings_survive_a_rewrite() {
 #[test]
 fn diff_shows_the_change_per_object() {
     let (code, out, _) = run(&["--path", "/data", "-o", "diff"], format!("{CONFIGMAP}{DEPLOY}").as_bytes());
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "differences exit 1, as kubectl diff");
     assert!(out.contains("--- a/<stdin>: Deployment web"), "{out}");
     assert!(out.contains("-kind: Deployment\n+kind: StatefulSet\n"), "{out}");
     assert!(out.contains("+++ b/<stdin>: Service web-headless"), "{out}");

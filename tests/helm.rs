@@ -1,5 +1,5 @@
 //! End to end through real Helm: Helm 3 calls the executable as a
-//! post-renderer, Helm 4 calls the `persist` plugin from plugin-manifest/helm.
+//! post-renderer, Helm 4 calls the `persist` plugin from plugin-manifest/persist.
 //! Helm is found through HELM3_BIN / HELM4_BIN (`.ci/run` installs both with
 //! ../shared/tools/install-helm.sh); with CI=true a missing Helm is a failure.
 
@@ -79,9 +79,16 @@ fn helm3_post_renderer() {
 fn helm4_plugin_installed_from_the_folder_and_from_its_package() {
     let Some(h4) = helm("HELM4_BIN") else { return };
     let home = tempfile::tempdir().unwrap();
-    ok(helm_cmd(&h4, home.path()).args(["plugin", "install", "plugin-manifest/helm"]));
+    ok(helm_cmd(&h4, home.path()).args(["plugin", "install", "plugin-manifest/persist"]));
     let list = ok(helm_cmd(&h4, home.path()).args(["plugin", "list"]));
     assert!(list.contains("persist"), "{list}");
+    // Helm names the installed folder after the source folder: `persist`,
+    // not `helm`.
+    let installed: Vec<String> = std::fs::read_dir(home.path().join("data/helm/plugins"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(installed, ["persist"]);
     let out = ok(helm_cmd(&h4, home.path()).args(["template", "rel", "charts/db", "--post-renderer", "persist"]));
     let sts = docs_of(&out, "StatefulSet");
     assert_eq!(sts.len(), 1, "{out}");
@@ -105,7 +112,7 @@ fn helm4_plugin_installed_from_the_folder_and_from_its_package() {
     let pkg = tempfile::tempdir().unwrap();
     let home2 = tempfile::tempdir().unwrap();
     ok(helm_cmd(&h4, home2.path())
-        .args(["plugin", "package", "plugin-manifest/helm", "--sign=false", "-d"])
+        .args(["plugin", "package", "plugin-manifest/persist", "--sign=false", "-d"])
         .arg(pkg.path()));
     let tgz = std::fs::read_dir(pkg.path())
         .unwrap()
@@ -137,7 +144,7 @@ fn helm4_plugin_installed_from_the_folder_and_from_its_package() {
 fn helm4_reports_failure_when_the_post_renderer_fails() {
     let Some(h4) = helm("HELM4_BIN") else { return };
     let home = tempfile::tempdir().unwrap();
-    ok(helm_cmd(&h4, home.path()).args(["plugin", "install", "plugin-manifest/helm"]));
+    ok(helm_cmd(&h4, home.path()).args(["plugin", "install", "plugin-manifest/persist"]));
     let out = helm_cmd(&h4, home.path())
         .args([
             "template",

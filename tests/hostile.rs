@@ -318,7 +318,8 @@ fn a_map_of_many_keys_costs_linear_time() {
         let out = time("100 000 keys", Duration::from_secs(60), || {
             run(&["-f", f.path().to_str().unwrap(), "--path", "/data", "-o", fmt], b"")
         });
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        // -o diff exits 1 when there are differences, as kubectl diff.
+        assert_eq!(out.status.code(), Some(i32::from(fmt == "diff")), "{}", stderr(&out));
     }
 }
 
@@ -488,7 +489,7 @@ fn secret_values_stay_out_of_explain_diff_and_errors() {
     let stream = secret_stream();
     for mode in ["statefulset", "pvc"] {
         let out = run(&["--path", "/data", "--mode", mode, "-o", "diff", "--explain"], stream.as_bytes());
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "differences: {}", stderr(&out));
         let diff = String::from_utf8(out.stdout.clone()).unwrap();
         // The List changed (its Deployment did): its Secret, in the diff's
         // context when the kind line changes, is masked.

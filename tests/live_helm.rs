@@ -82,7 +82,7 @@ fn flow(bin: PathBuf, helm4: bool) {
     let renderer = if helm4 { "persist".to_string() } else { persist_bin().to_string() };
     let h = Helm { bin, home: tempfile::tempdir().unwrap(), ns: &ns, renderer };
     if helm4 {
-        h.ok(&["plugin", "install", "plugin-manifest/helm"]);
+        h.ok(&["plugin", "install", "plugin-manifest/persist"]);
     }
 
     // A plain install: the notes live in an emptyDir.

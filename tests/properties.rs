@@ -39,6 +39,9 @@ fn opts(mode: Mode, paths: &[String], access: Option<&str>) -> Options {
                 None => (None, p.clone()),
             })
             .collect(),
+        // Several replicas reach the claim rules only when asked for
+        // (tests/new_user.rs covers the refusal without it).
+        per_pod_data: true,
         ..Options::default()
     }
 }

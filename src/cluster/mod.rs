@@ -62,7 +62,38 @@ fn explain(e: kube::Error, verb: &str, what: &str) -> anyhow::Error {
             s.message
         ),
         kube::Error::Api(s) => anyhow!("cannot {verb} {what}: {} ({})", s.message, s.code),
-        other => anyhow!("cannot {verb} {what}: {other}"),
+        // Not an answer from the server: say which server, and the cause at
+        // the bottom of the chain once (as kubectl does), not every layer.
+        other => match SERVER.get() {
+            Some(server) => anyhow!("cannot {verb} {what}: server {server}: {}", root_cause(&other)),
+            None => anyhow!("cannot {verb} {what}: {}", root_cause(&other)),
+        },
+    }
+}
+
+/// The server the run talks to, for messages about reaching it.
+static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The last error of a chain, lowercase first, without the OS error number:
+/// `connection refused`.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let text = last.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Where kubectl looks for a kubeconfig without --kubeconfig.
+fn kubeconfig_paths() -> String {
+    match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(v) => std::env::split_paths(&v).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        None => std::env::var_os("HOME")
+            .map(|h| std::path::Path::new(&h).join(".kube/config").display().to_string())
+            .unwrap_or_else(|| "~/.kube/config".into()),
     }
 }
 
@@ -85,10 +116,15 @@ impl Cluster {
             None if context.is_some() => {
                 kube::Config::from_kubeconfig(&options).await.context("cannot load the kubeconfig for --context")?
             }
-            None => {
-                kube::Config::infer().await.context("no cluster configured (set KUBECONFIG or use --kubeconfig)")?
-            }
+            None => kube::Config::infer().await.map_err(|e| {
+                anyhow!(
+                    "no cluster configured: tried {} ({}) and the in-cluster service account; set KUBECONFIG or use --kubeconfig",
+                    kubeconfig_paths(),
+                    root_cause(&e)
+                )
+            })?,
         };
+        let _ = SERVER.set(config.cluster_url.to_string());
         if let Some(user) = as_user {
             config.auth_info.impersonate = Some(user.to_string());
         }

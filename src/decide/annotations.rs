@@ -52,11 +52,13 @@ pub fn read(obj: &Node) -> Result<Annotations, String> {
                     let modes = values::check_access_modes(&modes).map_err(bad)?;
                     out.settings.access_modes = Some(modes);
                 }
+                // One rule, as the config file's `skip:`: true or false (any
+                // case); "yes", "off" or "" are errors, not guesses.
                 "skip" => {
-                    out.skip = match value {
-                        "true" | "True" | "yes" => true,
-                        "false" | "False" | "no" | "" => false,
-                        _ => return Err(bad(format!("{value:?} is not true or false"))),
+                    out.skip = match value.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(format!("{value:?} is not \"true\" or \"false\""))),
                     }
                 }
                 "mode" => {

@@ -107,6 +107,19 @@ pub struct DataPath {
     pub tag_has: Option<String>,
     /// Only for tags that do not contain this word (untagged images included).
     pub tag_lacks: Option<String>,
+    /// The image refuses to initialise its data in a directory that holds
+    /// anything, such as the `lost+found` a new block volume's root has.
+    pub needs_empty: Option<NeedsEmpty>,
+    pub source: String,
+}
+
+/// A data directory the image initialises only when it is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsEmpty {
+    /// A folder inside the mount to point the path's `env` at, for a new
+    /// claim (none: the image cannot be moved there by env; warn).
+    pub subdir: Option<String>,
     pub source: String,
 }
 
@@ -396,6 +409,17 @@ impl Entry {
             }
             if d.flag.as_deref().is_some_and(|f| !f.starts_with('-')) {
                 return Err(at("flag must start with '-'".into()));
+            }
+            if let Some(n) = &d.needs_empty {
+                check_source("needs_empty", Some(&n.source)).map_err(at)?;
+                if let Some(sub) = &n.subdir {
+                    if d.env.is_none() {
+                        return Err(at("needs_empty.subdir needs the env that moves the path".into()));
+                    }
+                    if sub.is_empty() || sub.contains('/') || sub.starts_with('.') {
+                        return Err(at("needs_empty.subdir is one folder name".into()));
+                    }
+                }
             }
             if let Some(u) = &d.unused_with {
                 check_source("unused_with", Some(&u.source)).map_err(at)?;

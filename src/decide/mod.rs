@@ -72,6 +72,23 @@ pub struct PathReq {
     /// Empty until decided; `ReadWriteOnce` when nothing says otherwise.
     pub access_modes: Vec<String>,
     pub source: Source,
+    /// Containers whose image initialises its data here only in an empty
+    /// directory (the catalog's `needs_empty`), which a new claim's root may
+    /// not be.
+    pub needs_empty: Vec<NeedsEmpty>,
+}
+
+/// A container whose image refuses to initialise data in a non-empty
+/// directory, at a path that may get a new claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeedsEmpty {
+    pub container: String,
+    /// The image's name in the catalog, for messages.
+    pub image: String,
+    /// `(ENV, value)`: point the image at a folder inside the new claim.
+    /// `None`: nothing moves it there (or the pod sets the variable itself).
+    pub fix: Option<(String, String)>,
+    pub source: String,
 }
 
 impl PathReq {
@@ -84,6 +101,7 @@ impl PathReq {
             storage_class: None,
             access_modes: Vec::new(),
             source,
+            needs_empty: Vec::new(),
         }
     }
 }
@@ -96,6 +114,12 @@ pub struct Plan {
     pub fs_group: Option<i64>,
     /// Detection's proposals that were not taken, for `--explain`.
     pub notes: Vec<String>,
+    /// Always shown: a requested path that cannot hold the data.
+    pub warnings: Vec<String>,
+    /// Claims detection found the Deployment's data on already: it stays
+    /// there, under the same rule as a `--path` on a claim (Recreate on a
+    /// ReadWriteOnce claim), however the path was found.
+    pub on_claims: Vec<String>,
 }
 
 /// Settings layered by precedence; the first that has a value wins.
@@ -131,7 +155,14 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             rule.filter(|(_, r)| r.skip).map(|(i, _)| format!("skipped: config rules[{i}] says skip"))
         };
         if let Some(why) = skipped {
-            return Ok(Some(Plan { mode: mode_default, paths: Vec::new(), fs_group: None, notes: vec![why] }));
+            return Ok(Some(Plan {
+                mode: mode_default,
+                paths: Vec::new(),
+                fs_group: None,
+                notes: vec![why],
+                warnings: Vec::new(),
+                on_claims: Vec::new(),
+            }));
         }
     }
 
@@ -153,6 +184,7 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
     // Which paths: the first source that names any.
     let mut paths: Vec<PathReq> = Vec::new();
     let mut detected_gid: Option<detect::FsGroupHint> = None;
+    let mut on_claims: Vec<String> = Vec::new();
     if !opts.paths.is_empty() {
         for (c, p) in &opts.paths {
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Flag) });
@@ -184,7 +216,53 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             paths.push(PathReq { container: c.clone(), path: p.clone(), ..PathReq::new(Source::Annotation) });
         }
     } else if opts.detect != detect::Level::Off {
-        for prop in detect::detect(obj, kind, pod, opts) {
+        let detect_pod = detect::Pod::new(obj, kind, pod, &opts.catalog);
+        // Data detection finds on a claim already: the Deployment keeps it
+        // there, and gets what --path would give it (Recreate on a
+        // ReadWriteOnce claim): one rule, however the path was found.
+        let on_claim = |prop: &detect::Proposal| {
+            detect_pod.mounts.iter().find_map(|m| match detect_pod.backing(m.volume) {
+                detect::Backing::Claim(c)
+                    if kind == "Deployment"
+                        && m.path == prop.path
+                        && prop.container.as_deref().is_none_or(|n| n == m.container) =>
+                {
+                    Some(c.to_string())
+                }
+                _ => None,
+            })
+        };
+        let proposals = detect::detect(obj, kind, pod, opts);
+        // The emptyDir volume mounted exactly at a path, with the subPath.
+        let volume_at = |container: Option<&str>, path: &str| {
+            detect_pod
+                .mounts
+                .iter()
+                .filter(|m| m.path == path && container.is_none_or(|c| c == m.container))
+                .find(|m| matches!(detect_pod.backing(m.volume), detect::Backing::EmptyDir { .. }))
+                .map(|m| (m.volume, m.sub_path))
+        };
+        // emptyDirs a taken path turns into a claim, whole: every mount of
+        // them (each subPath) is on that claim afterwards.
+        let claimed: Vec<(&str, &str)> = proposals
+            .iter()
+            .filter(|p| p.taken(opts.detect))
+            .filter_map(|p| Some((volume_at(p.container.as_deref(), &p.path)?.0, p.path.as_str())))
+            .collect();
+        for prop in proposals.iter().cloned() {
+            if let Some(claim) = on_claim(&prop).filter(|_| !prop.taken(opts.detect)) {
+                on_claims.push(claim);
+            }
+            let with = volume_at(prop.container.as_deref(), &prop.path)
+                .and_then(|(v, sub)| Some((v, sub, claimed.iter().find(|(c, _)| *c == v)?.1)));
+            if let Some((v, sub, taken)) = with.filter(|_| !prop.taken(opts.detect)) {
+                let sub = if sub.is_empty() { String::new() } else { format!(" (subPath {sub})") };
+                notes.push(format!(
+                    "{} persisted too: it mounts emptyDir {v}{sub}, which becomes a claim, whole, for {taken}",
+                    prop.path
+                ));
+                continue;
+            }
             if prop.taken(opts.detect) {
                 if detected_gid.is_none() {
                     detected_gid = prop.fs_group.clone();
@@ -210,12 +288,13 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
         }
     }
     if paths.is_empty() {
-        return Ok(if notes.is_empty() { None } else { Some(Plan { mode, paths, fs_group: None, notes }) });
+        let nothing = notes.is_empty() && on_claims.is_empty();
+        return Ok((!nothing).then_some(Plan { mode, paths, fs_group: None, notes, warnings: Vec::new(), on_claims }));
     }
 
     // Per-path settings: a flag beats everything, then the path's own config
-    // entry, the matching rule, the annotations, detection's hint, the
-    // config defaults.
+    // entry, the matching rule, the annotations, the config defaults (the
+    // user wrote them), detection's hint.
     let specific = Layers { layers: vec![&flag_settings, rule_settings, &ann.settings] };
     let checked_modes = |m: &Vec<String>| values::check_access_modes(m);
     for p in &mut paths {
@@ -226,8 +305,8 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             .clone()
             .or(own)
             .or_else(|| specific.layers[1..].iter().find_map(|s| s.size.clone()))
-            .or(hint)
-            .or_else(|| defaults.size.clone());
+            .or_else(|| defaults.size.clone())
+            .or(hint);
         let own_sc = p.storage_class.take();
         p.storage_class = opts.storage_class.clone().or(own_sc).or_else(|| layers.get(|s| s.storage_class.as_ref()));
         if let Some(m) = &opts.access_modes {
@@ -241,6 +320,12 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             p.access_modes = vec!["ReadWriteOnce".into()];
         }
     }
+    let detect_pod = detect::Pod::new(obj, kind, pod, &opts.catalog);
+    let mut warnings = Vec::new();
+    for p in &mut paths {
+        p.needs_empty = needs_empty(&detect_pod, p);
+        warnings.extend(above_data(&detect_pod, p));
+    }
     let mut fs_group = layers.get(|s| s.fs_group.as_ref());
     // The catalog knows the image's group: a fresh claim is writable with it
     // as fsGroup, unless the pod or the user already chose one.
@@ -250,5 +335,76 @@ pub fn decide(obj: &Node, kind: &str, pod: &Node, opts: &Options, explicit: bool
             fs_group = Some(hint.gid);
         }
     }
-    Ok(Some(Plan { mode, paths, fs_group, notes }))
+    Ok(Some(Plan { mode, paths, fs_group, notes, warnings, on_claims }))
+}
+
+/// The containers of `req` whose image keeps data exactly at its path and
+/// initialises it only in an empty directory.
+fn needs_empty(pod: &detect::Pod, req: &PathReq) -> Vec<NeedsEmpty> {
+    let mut out = Vec::new();
+    for c in pod.containers.iter().filter(|c| req.container.as_deref().is_none_or(|n| n == c.name)) {
+        let Some(entry) = c.entry else { continue };
+        for loc in c.data.iter().filter(|l| l.path == req.path) {
+            let Some(rule) = entry.paths.get(loc.index).and_then(|d| Some((d, d.needs_empty.as_ref()?))) else {
+                continue;
+            };
+            let (d, n) = rule;
+            // The pod points the image at a folder inside the mount already.
+            let set = d.env.as_deref().and_then(|var| {
+                c.node.get("env")?.items().find(|e| e.str_at(&["name"]) == Some(var))?.str_at(&["value"])
+            });
+            if set
+                .is_some_and(|v| values::normalize_path(v).starts_with(&format!("{}/", req.path.trim_end_matches('/'))))
+            {
+                continue;
+            }
+            // An env the pod sets itself is the user's choice: warn only.
+            let fix = match (&n.subdir, &d.env, loc.moved) {
+                (Some(sub), Some(env), false) => {
+                    Some((env.clone(), format!("{}/{sub}", req.path.trim_end_matches('/'))))
+                }
+                _ => None,
+            };
+            out.push(NeedsEmpty {
+                container: c.name.to_string(),
+                image: entry.name().to_string(),
+                fix,
+                source: n.source.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A path asked for above the directory where the catalog says an image
+/// keeps its data: an image's VOLUME that no mount matches exactly gets a
+/// volume of its own from the container runtime, so a claim on a parent
+/// directory may not hold the data.
+fn above_data(pod: &detect::Pod, req: &PathReq) -> Vec<String> {
+    if matches!(req.source, Source::Detect(_)) {
+        return Vec::new();
+    }
+    let under = |p: &str| p.starts_with(&format!("{}/", req.path.trim_end_matches('/')));
+    let mut out = Vec::new();
+    for c in pod.containers.iter().filter(|c| req.container.as_deref().is_none_or(|n| n == c.name)) {
+        let Some(entry) = c.entry else { continue };
+        for loc in c.data.iter().filter(|l| under(&l.path)) {
+            if pod.mounts.iter().any(|m| m.container == c.name && m.path == loc.path) {
+                continue; // a volume sits exactly there already
+            }
+            out.push(format!(
+                "container {}: image {} keeps its data in {}, below {} ({}); a directory the image declares a VOLUME \
+                 gets a volume of its own unless a mount sits exactly on it, so a claim at {} would not hold that \
+                 data: use --path {}",
+                c.name,
+                entry.name(),
+                loc.path,
+                req.path,
+                loc.how,
+                req.path,
+                loc.path
+            ));
+        }
+    }
+    out
 }

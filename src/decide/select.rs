@@ -109,9 +109,9 @@ impl Selector {
             let req = if let Some(k) = p.strip_prefix('!') {
                 Req::NotExists(check_key(k.trim()).ok_or_else(bad)?)
             } else if let Some((k, v)) = p.split_once("!=") {
-                Req::Ne(check_key(k.trim()).ok_or_else(bad)?, v.trim().to_string())
+                Req::Ne(check_key(k.trim()).ok_or_else(bad)?, check_value(v.trim()).ok_or_else(bad)?)
             } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
-                Req::Eq(check_key(k.trim()).ok_or_else(bad)?, v.trim().to_string())
+                Req::Eq(check_key(k.trim()).ok_or_else(bad)?, check_value(v.trim()).ok_or_else(bad)?)
             } else if let Some((k, rest)) = split_word(p, " notin ") {
                 Req::NotIn(check_key(k).ok_or_else(bad)?, set_values(rest).ok_or_else(bad)?)
             } else if let Some((k, rest)) = split_word(p, " in ") {
@@ -161,7 +161,16 @@ fn split_word<'a>(p: &'a str, word: &str) -> Option<(&'a str, &'a str)> {
 
 fn set_values(rest: &str) -> Option<Vec<String>> {
     let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+    inner.split(',').map(|v| check_value(v.trim())).collect()
+}
+
+/// A label value: empty, or up to 63 characters of letters, digits, `-`,
+/// `_` and `.`, starting and ending with a letter or digit (`a=(` is none).
+fn check_value(v: &str) -> Option<String> {
+    let inner = v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let ends = v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric());
+    (v.len() <= 63 && inner && ends).then(|| v.to_string())
 }
 
 fn check_key(k: &str) -> Option<String> {

@@ -19,8 +19,42 @@ pub fn check_path(p: &str) -> Result<String, String> {
     if p == "/" {
         return Err("path \"/\" is the container's root: a claim there would hide the whole image".into());
     }
+    if SYSTEM_DIRS.contains(&p.as_str()) {
+        return Err(format!(
+            "path {p:?} is a system directory: a claim there would hide the image's own files (its programs, \
+             libraries or configuration) and the container would not start; give the app's data directory, \
+             e.g. /var/lib/APP"
+        ));
+    }
     Ok(p)
 }
+
+/// Directories of the image's operating system (or the kernel's): a claim
+/// mounted on one hides what the image ships there.
+pub const SYSTEM_DIRS: [&str; 22] = [
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/lib",
+    "/var/run",
+];
 
 /// `/data/` and `/data//x` name the same directories as `/data` and `/data/x`.
 pub fn normalize_path(p: &str) -> String {

@@ -5,6 +5,7 @@
 //! spell those paths themselves.
 
 pub mod add_claim;
+pub mod add_env;
 pub mod add_mount;
 pub mod fs_group;
 pub mod headless;

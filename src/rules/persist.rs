@@ -3,7 +3,8 @@
 use super::add_claim::{self, ClaimSpec};
 use super::locate::{locate, Located};
 use super::{
-    add_mount, fit_name, fs_group, headless, pairs, pod_spec, pod_spec_mut, strategy, to_statefulset, verify, Change,
+    add_env, add_mount, fit_name, fs_group, headless, pairs, pod_spec, pod_spec_mut, strategy, to_statefulset, verify,
+    Change,
 };
 use crate::decide::select::WorkloadKind;
 use crate::decide::{Mode, Plan};
@@ -22,6 +23,11 @@ pub struct Env<'a> {
     pub annotations: Vec<(&'static str, String)>,
     /// Size for a claim when nothing else gives one.
     pub default_size: &'a str,
+    /// The workload runs already (a live object, or one `--cluster` found):
+    /// its data exists and its data directories stay where they are.
+    pub data_exists: bool,
+    /// `--per-pod-data`: several replicas may each get their own claims.
+    pub per_pod_data: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +66,7 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
         storage_class: plan.paths[req].storage_class.clone(),
         access_modes: plan.paths[req].access_modes.clone(),
     };
+    let converts_req: Vec<usize> = converts.iter().map(|(_, r)| *r).collect();
     let converts: Vec<(String, ClaimSpec)> =
         converts.iter().map(|(v, r)| (v.clone(), claim_for(*r, Some(v)))).collect();
     let news: Vec<(&super::locate::NewVolume, ClaimSpec)> = news.iter().map(|n| (n, claim_for(n.req, None))).collect();
@@ -69,9 +76,10 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
 
     // Paths asked for that are already on a claim which may be ReadWriteOnce
     // (unknown claims may be): the Deployment must not roll over them.
-    let skipped_rwo = skips.iter().filter_map(|s| s.claim.as_deref()).any(|c| {
-        (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
-    });
+    let skipped_rwo =
+        skips.iter().filter_map(|s| s.claim.as_deref()).chain(plan.on_claims.iter().map(String::as_str)).any(|c| {
+            (env.claim_modes)(c).is_none_or(|m| m.iter().any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"))
+        });
     if converts.is_empty() && news.is_empty() {
         // Everything asked for is already on a claim (or must stay as it is).
         let rwo = skipped_rwo;
@@ -113,6 +121,19 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
                         shared.join(", ")
                     ));
                 }
+            }
+            // A running app's pods each hold their own data already (each its
+            // emptyDir or layer); the live switch carries each into its claim.
+            if kind == WorkloadKind::Deployment && replicas > 1 && !env.per_pod_data && !env.data_exists {
+                // Each pod of a StatefulSet gets its own claims: three
+                // replicas would be three separate, diverging datasets.
+                return Err(format!(
+                    "{} has {replicas} replicas; as a StatefulSet each pod would get its own, empty claims, and each \
+                     replica would keep a dataset of its own. Scale it to 1 replica; or, for an app that replicates or \
+                     shards its data itself, add --per-pod-data; or keep one shared claim with --mode pvc \
+                     (ReadWriteOnce: Recreate, one node)",
+                    env.name
+                ));
             }
             if kind == WorkloadKind::Deployment {
                 let service = env.headless.clone().unwrap_or_else(|| headless::default_name(env.name));
@@ -185,12 +206,36 @@ pub fn rewrite(obj: &mut Node, before: &Node, kind: WorkloadKind, plan: &Plan, e
             }
             if rwo && replicas > 1 {
                 out.warnings.push(format!(
-                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany, or --mode statefulset so each pod gets its own claim (for an app that does not already keep data on a claim)",
+                    "{} has {replicas} replicas sharing ReadWriteOnce claims: pods on other nodes cannot start; use --access-mode ReadWriteMany only for files several pods may write at once (never a database's: two servers on one data directory corrupt it; run one replica), or --mode statefulset --per-pod-data so each pod gets its own claim (for an app that does not already keep data on a claim)",
                     env.name
                 ));
             } else if kind == WorkloadKind::Deployment {
                 // The new claims are shared safely; claims it had already may not be.
                 out.warnings.extend(strategy::shared_rwo_warning(obj, env.name, env.claim_modes));
+            }
+        }
+    }
+    // Paths that get a new claim, whose image initialises only in an empty
+    // directory: a new block volume's root holds lost+found.
+    let fresh: Vec<usize> = converts_req.iter().copied().chain(news.iter().map(|(n, _)| n.req)).collect();
+    for r in fresh {
+        let req = &plan.paths[r];
+        for n in &req.needs_empty {
+            match (&n.fix, env.data_exists) {
+                (Some((var, value)), false) => {
+                    let pod = pod_spec_mut(obj, kind_s).expect("checked");
+                    out.changes.extend(
+                        add_env::set(pod, &n.container, var, value)?
+                            .into_iter()
+                            .map(|c| Change(format!("{} (image {} initialises only in an empty directory, and a new claim's root may hold lost+found; {})", c.0, n.image, n.source))),
+                    );
+                }
+                (_, true) => {}
+                (None, false) => out.warnings.push(format!(
+                    "container {} of {}: image {} initialises its data only in an empty directory, and a new claim's root \
+                     on block storage holds lost+found; point it at a folder inside {} ({})",
+                    n.container, env.name, n.image, req.path, n.source
+                )),
             }
         }
     }
@@ -240,6 +285,8 @@ mod tests {
             }],
             fs_group: None,
             notes: vec![],
+            warnings: vec![],
+            on_claims: vec![],
         };
         let claim_modes = move |c: &str| if c == "uploads" { modes.clone() } else { None };
         let env = Env {
@@ -249,6 +296,8 @@ mod tests {
             claim_modes: &claim_modes,
             annotations: vec![],
             default_size: "1Gi",
+            data_exists: false,
+            per_pod_data: true,
         };
         let before = deployment(replicas);
         let mut obj = before.clone();
