@@ -13,7 +13,7 @@
 # Without the kit these suites are `ignored` in a plain `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-suites=(live_cluster live_carry live_helm)
+suites=(live_cluster live_carry live_helm live_storage)
 [[ ${WITH_CSI:-0} == 1 ]] && suites+=(live_backup)
 if [[ $# -gt 0 && $1 != -- ]]; then suites=("$1"); shift; fi
 [[ ${1:-} == -- ]] && shift
