@@ -332,7 +332,8 @@ fn replicas_of(v: &Value) -> i64 {
     v["spec"]["replicas"].as_i64().unwrap_or(1)
 }
 
-fn selector_string(v: &Value) -> String {
+/// A workload's `matchLabels` as a label selector (`a=b,c=d`, sorted).
+pub fn selector_string(v: &Value) -> String {
     let mut parts: Vec<String> = v["spec"]["selector"]["matchLabels"]
         .as_object()
         .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())

@@ -122,14 +122,9 @@ impl Cluster {
     }
 
     async fn running_pods(&self, ns: &str, w: &Value) -> Result<Vec<Value>> {
-        let sel: Vec<String> = w["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect();
+        let sel = kubectl_persist::live::selector_string(w);
         Ok(self
-            .list("Pod", Some(ns), Some(&sel.join(",")))
+            .list("Pod", Some(ns), Some(&sel))
             .await?
             .into_iter()
             .filter(|p| p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null())
@@ -509,18 +504,8 @@ impl Cluster {
             progress,
         )
         .await?;
-        let sel: Vec<String> = w["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect();
-        self.wait(
-            &kubectl_persist::live::Op::WaitPodsGone { key: key.clone(), selector: sel.join(",") },
-            timeout,
-            progress,
-        )
-        .await?;
+        let selector = kubectl_persist::live::selector_string(w);
+        self.wait(&kubectl_persist::live::Op::WaitPodsGone { key: key.clone(), selector }, timeout, progress).await?;
         let templates: Vec<Value> = w["spec"]["volumeClaimTemplates"].as_array().cloned().unwrap_or_default();
         let mut repoint: Vec<(String, String)> = Vec::new();
         for m in &from.members {
