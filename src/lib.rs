@@ -484,8 +484,9 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
         if o.kind == "Deployment" && !ns_ok(o) {
             elsewhere.extend(o.namespace.as_deref().filter(|n| !elsewhere.contains(n)));
         }
-        if o.kind == "StatefulSet" && ns_ok(o) && opts.paths.is_empty() {
-            statefulset_hint(s, o, opts, notes);
+        if o.kind == "StatefulSet" && ns_ok(o) && opts.paths.is_empty() && statefulset_hint(s, o, opts, notes) {
+            out.push((i, false));
+            continue;
         }
         if o.kind != "Deployment" || !ns_ok(o) {
             continue;
@@ -522,19 +523,41 @@ fn select(s: &Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Vec<(usiz
 }
 
 /// StatefulSets change only when named; when detection finds data one keeps
-/// outside its claims, say so (always) and how to include it.
-fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut Vec<Note>) {
+/// outside its claims, say so (always) and how to include it. `true`: take
+/// it anyway, as `--cluster` found no live StatefulSet of that name (a fresh
+/// install, whose claim templates are still free to choose).
+fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut Vec<Note>) -> bool {
     if opts.detect == detect::Level::Off {
-        return;
+        return false;
     }
-    let Some(obj) = s.obj(o.id) else { return };
-    let Some(pod) = pod_spec(obj, "StatefulSet") else { return };
+    let Some(obj) = s.obj(o.id) else { return false };
+    let Some(pod) = pod_spec(obj, "StatefulSet") else { return false };
     let found: Vec<String> = detect::detect(obj, "StatefulSet", pod, opts)
         .into_iter()
         .filter(|p| p.taken(opts.detect))
         .map(|p| p.path)
         .collect();
-    if !found.is_empty() {
+    if found.is_empty() {
+        return false;
+    }
+    // --cluster looked, and nothing of that name runs: nothing to keep.
+    let ns = o.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
+    let runs = opts.live_workloads.iter().any(|l| {
+        l["kind"] == "StatefulSet"
+            && l["metadata"]["name"] == o.name.as_str()
+            && l["metadata"]["namespace"].as_str().unwrap_or("default") == ns
+    });
+    let fresh = opts.live_namespace.is_some() && opts.selector.is_none() && !runs && !is_hook(obj);
+    if fresh {
+        notes.push(Note::Explain(format!(
+            "{}: keeps data outside its claims ({}); --cluster found no live StatefulSet {} in namespace {ns}, so its claim templates are free: persisted",
+            o.label(),
+            found.join(", "),
+            o.name
+        )));
+        return true;
+    }
+    {
         // Always said: a chart's database left in an emptyDir loses its data
         // on the next restart while its app's data is kept.
         notes.push(Note::Warning(format!(
@@ -544,6 +567,7 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
             o.name
         )));
     }
+    false
 }
 
 fn rewrite_workload(
