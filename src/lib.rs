@@ -679,6 +679,19 @@ fn rewrite_workload(
             }
         }
     }
+    // A JSON List stays one JSON document: new objects become its items (as
+    // documents after it, the output would be a YAML stream of JSON).
+    let json_list = info.id.item.is_some() && s.docs[info.id.doc].doc.text.trim_start().starts_with('{');
+    if json_list && !done.new_objects.is_empty() {
+        let root = s.obj_mut(stream::ObjId { doc: info.id.doc, item: None }).expect("parsed");
+        if let Some(items) = root.get_mut("items") {
+            for o in done.new_objects {
+                items.push(o);
+            }
+            notes.push(Note::Explain(format!("{label}: new objects go into its JSON List")));
+            return Ok(());
+        }
+    }
     s.docs[info.id.doc].added.extend(done.new_objects);
     Ok(())
 }

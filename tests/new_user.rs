@@ -304,3 +304,24 @@ fn cluster_finding_no_live_database_persists_the_charts_statefulset() {
     // Without --cluster nothing is known about the cluster: a warning.
     assert_eq!(templates(&Options::default()), (false, true));
 }
+
+#[test]
+fn a_json_list_comes_back_as_one_json_document() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+   "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}]}
+"#;
+    for mode in ["statefulset", "pvc"] {
+        let (code, out, err) = run(&["--path", "/data", "--mode", mode], list.as_bytes());
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{mode}: not one JSON document: {e}\n{out}"));
+        let kinds: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+        let want = if mode == "pvc" { ["Deployment", "PersistentVolumeClaim"] } else { ["StatefulSet", "Service"] };
+        assert_eq!(kinds, want);
+        // A second run changes nothing.
+        let (_, again, _) = run(&["--path", "/data", "--mode", mode], out.as_bytes());
+        assert_eq!(again, out);
+    }
+}
