@@ -267,13 +267,7 @@ fn keep_live(s: &mut Stream, opts: &Options, notes: &mut Vec<Note>) -> Result<Ve
             continue;
         }
         let ns = o.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref()));
-        let live_of = |kind: &str| {
-            opts.live_workloads.iter().find(|l| {
-                l["kind"] == kind
-                    && l["metadata"]["name"] == o.name.as_str()
-                    && l["metadata"]["namespace"].as_str() == ns.or(Some("default"))
-            })
-        };
+        let live_of = |kind: &str| live_workload(opts, kind, &o.name, ns.unwrap_or("default"));
         if let Some(d) = live_of("Deployment").filter(|_| !is_hook(obj)) {
             let fail = |msg: String| {
                 let mut at = s.doc_ref(o.id.doc, None);
@@ -542,11 +536,7 @@ fn statefulset_hint(s: &Stream, o: &stream::ObjInfo, opts: &Options, notes: &mut
     }
     // --cluster looked, and nothing of that name runs: nothing to keep.
     let ns = o.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
-    let runs = opts.live_workloads.iter().any(|l| {
-        l["kind"] == "StatefulSet"
-            && l["metadata"]["name"] == o.name.as_str()
-            && l["metadata"]["namespace"].as_str().unwrap_or("default") == ns
-    });
+    let runs = live_workload(opts, "StatefulSet", &o.name, ns).is_some();
     let fresh = opts.live_namespace.is_some() && opts.selector.is_none() && !runs && !is_hook(obj);
     if fresh {
         notes.push(Note::Explain(format!(
@@ -703,11 +693,14 @@ fn runs_already(s: &Stream, obj: &Node, info: &stream::ObjInfo, opts: &Options) 
     let ns = info.effective_ns(opts.namespace.as_deref().or(opts.live_namespace.as_deref())).unwrap_or("default");
     s.inputs[s.docs[info.id.doc].input].name == live::LIVE_INPUT
         || obj.path(&["metadata", "uid"]).is_some()
-        || opts.live_workloads.iter().any(|l| {
-            matches!(l["kind"].as_str(), Some("Deployment" | "StatefulSet"))
-                && l["metadata"]["name"] == info.name.as_str()
-                && l["metadata"]["namespace"].as_str().unwrap_or("default") == ns
-        })
+        || ["Deployment", "StatefulSet"].iter().any(|k| live_workload(opts, k, &info.name, ns).is_some())
+}
+
+/// The live workload (`--cluster`) of this kind, name and namespace.
+fn live_workload<'o>(opts: &'o Options, kind: &str, name: &str, ns: &str) -> Option<&'o serde_json::Value> {
+    opts.live_workloads
+        .iter()
+        .find(|l| l["kind"] == kind && l["metadata"]["name"] == name && l["metadata"]["namespace"].as_str() == Some(ns))
 }
 
 fn retarget_scalers(
