@@ -11,38 +11,14 @@ use kubectl_persist::decide::config::ConfigFile;
 use kubectl_persist::emit::{self, Format};
 use kubectl_persist::{transform, Note};
 
-use crate::cli::{self, Cli, Command, UsageError};
+use crate::cli::{self, Cli, Command};
+use crate::exit::Exit;
 use crate::read;
 
 /// Stack for the transform: a base, plus enough per nesting level for a debug
 /// build (the parser's frames there are about 9 KiB a level).
 const STACK_BASE: usize = 8 << 20;
 const STACK_PER_LEVEL: usize = 16 << 10;
-
-/// How a run ends, beyond success.
-#[derive(Debug)]
-pub enum Exit {
-    Usage(String),
-    /// stdout was closed early (`| head`): end quietly, as a killed filter would.
-    BrokenPipe,
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exit::Usage(m) => f.write_str(m),
-            Exit::BrokenPipe => f.write_str("broken pipe"),
-        }
-    }
-}
-
-impl std::error::Error for Exit {}
-
-impl From<UsageError> for Exit {
-    fn from(e: UsageError) -> Self {
-        Exit::Usage(e.0)
-    }
-}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {

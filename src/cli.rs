@@ -294,6 +294,12 @@ pub struct Config {
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
+impl From<UsageError> for crate::exit::Exit {
+    fn from(e: UsageError) -> Self {
+        crate::exit::Exit::Usage(e.0)
+    }
+}
+
 impl RunArgs {
     /// Check the flags and build the configuration. The config file itself is
     /// read later (it is I/O).

@@ -472,9 +472,9 @@ pub fn status(args: &StatusArgs, opts: &Options) -> Result<ExitCode> {
         .iter()
         .map(|t| Target::parse(t))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(crate::app::Exit::Usage)?;
+        .map_err(crate::exit::Exit::Usage)?;
     if let Some(s) = &args.selector {
-        Selector::parse(s).map_err(|e| crate::app::Exit::Usage(format!("-l: {e}")))?;
+        Selector::parse(s).map_err(|e| crate::exit::Exit::Usage(format!("-l: {e}")))?;
     }
     runtime()?.block_on(async {
         let k = &args.kube;

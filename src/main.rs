@@ -5,6 +5,7 @@ mod backup_cmd;
 mod cli;
 mod cluster;
 mod complete;
+mod exit;
 mod live_cmd;
 mod read;
 mod report;
@@ -21,9 +22,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse_from(std::iter::once("kubectl-persist".to_string()).chain(cli::subcommand_first(args)));
     match app::run(cli) {
         Ok(code) => code,
-        Err(e) => match e.downcast_ref::<app::Exit>() {
-            Some(app::Exit::BrokenPipe) => ExitCode::from(141),
-            Some(app::Exit::Usage(m)) => {
+        Err(e) => match e.downcast_ref::<exit::Exit>() {
+            Some(exit::Exit::BrokenPipe) => ExitCode::from(141),
+            Some(exit::Exit::Usage(m)) => {
                 report::say(&format!("kubectl-persist: error: {m}\nSee 'kubectl persist --help'."));
                 ExitCode::from(2)
             }

@@ -278,3 +278,50 @@ fn an_unnamed_deployment_and_an_unwritable_output_file_say_so_plainly() {
     assert!(err.ends_with(&want), "{err}");
     assert!(!err.contains(".kubectl-persist-"), "{err}");
 }
+
+#[test]
+fn cluster_finding_no_live_database_persists_the_charts_statefulset() {
+    use kubectl_persist::{transform, Input, Note, Options};
+    let file = common::shared().join("corpus/rendered/bitnami-wordpress.nopersist.yaml");
+    if !common::require(file.exists(), "the shared corpus") {
+        return;
+    }
+    let inputs = vec![Input { name: "wp.yaml".into(), bytes: std::fs::read(&file).unwrap() }];
+    let templates = |opts: &Options| {
+        let out = transform(&inputs, opts).unwrap();
+        let sts = out.docs.iter().find(|d| d.label == "StatefulSet demo/rel-mariadb").unwrap();
+        let warned = out.notes.iter().any(|n| matches!(n, Note::Warning(w) if w.contains("rel-mariadb")));
+        (sts.text.contains("mountPath: /bitnami/mariadb") && sts.text.contains("volumeClaimTemplates"), warned)
+    };
+    // --cluster looked (a namespace was read) and found nothing: a fresh install.
+    let fresh = Options { live_namespace: Some("demo".into()), ..Options::default() };
+    assert_eq!(templates(&fresh), (true, false));
+    // A live StatefulSet of that name: its templates cannot change; a warning.
+    let live = serde_json::json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "rel-mariadb", "namespace": "demo"}, "spec": {}});
+    let running = Options { live_workloads: vec![live], ..fresh.clone() };
+    assert!(!templates(&running).0 && templates(&running).1);
+    // Without --cluster nothing is known about the cluster: a warning.
+    assert_eq!(templates(&Options::default()), (false, true));
+}
+
+#[test]
+fn a_json_list_comes_back_as_one_json_document() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+   "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}]}
+"#;
+    for mode in ["statefulset", "pvc"] {
+        let (code, out, err) = run(&["--path", "/data", "--mode", mode], list.as_bytes());
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{mode}: not one JSON document: {e}\n{out}"));
+        let kinds: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+        let want = if mode == "pvc" { ["Deployment", "PersistentVolumeClaim"] } else { ["StatefulSet", "Service"] };
+        assert_eq!(kinds, want);
+        // A second run changes nothing.
+        let (_, again, _) = run(&["--path", "/data", "--mode", mode], out.as_bytes());
+        assert_eq!(again, out);
+    }
+}
