@@ -98,7 +98,7 @@ pub struct RestoreArgs {
 }
 
 fn workload(target: &str, ns: &str) -> Result<Key> {
-    let t = Target::parse(target).map_err(crate::app::Exit::Usage)?;
+    let t = Target::parse(target).map_err(crate::exit::Exit::Usage)?;
     Ok(Key { kind: t.kind.as_str().to_string(), namespace: ns.to_string(), name: t.name })
 }
 
@@ -112,7 +112,7 @@ fn now() -> u64 {
 
 pub fn backup(args: &BackupArgs) -> Result<ExitCode> {
     if let Some(n) = &args.name {
-        backup::check_name(n).map_err(|e| crate::app::Exit::Usage(format!("--name: {e}")))?;
+        backup::check_name(n).map_err(|e| crate::exit::Exit::Usage(format!("--name: {e}")))?;
     }
     runtime()?.block_on(async {
         let cluster = connect(&args.kube).await?;
