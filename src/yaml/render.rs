@@ -168,9 +168,29 @@ impl<'a> Renderer<'a> {
     }
 
     /// Start of the region of the `i`th of `starts`: the token itself for the
-    /// first, the start of its line for the rest.
-    fn region_starts(&self, starts: &[usize]) -> Vec<usize> {
-        starts.iter().enumerate().map(|(i, &s)| if i == 0 { s } else { line_start(self.src, s) }).collect()
+    /// first; for the rest, the start of its line, or of the comment lines
+    /// right above it (after `prev_ends[i - 1]`, the end of the entry before):
+    /// a comment written above a key goes where the key goes.
+    fn region_starts(&self, starts: &[usize], prev_ends: &[usize]) -> Vec<usize> {
+        let src = self.src;
+        starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                if i == 0 {
+                    return s;
+                }
+                let mut r = line_start(src, s);
+                while r > 0 {
+                    let above = line_start(src, r - 1);
+                    if above < prev_ends[i - 1] || !src[above..r].trim_start().starts_with('#') {
+                        break;
+                    }
+                    r = above;
+                }
+                r
+            })
+            .collect()
     }
 
     fn block_map(&self, ne: &[Entry], oe: &[Entry], orig: &Node, out: &mut String) {
@@ -178,7 +198,8 @@ impl<'a> Renderer<'a> {
         let first = oe[0].key.start as usize;
         let col = col_of(src, first);
         out.push_str(&src[orig.start as usize..first]);
-        let rs = self.region_starts(&oe.iter().map(|e| e.key.start as usize).collect::<Vec<_>>());
+        let ends: Vec<usize> = oe.iter().map(|e| e.value.end.max(e.key.end) as usize).collect();
+        let rs = self.region_starts(&oe.iter().map(|e| e.key.start as usize).collect::<Vec<_>>(), &ends);
         let re: Vec<usize> = (0..oe.len()).map(|i| rs.get(i + 1).copied().unwrap_or(orig.end as usize)).collect();
         let mut at = At::Start;
         let mut next = 0;
@@ -212,7 +233,8 @@ impl<'a> Renderer<'a> {
         let first = oi[0].dash as usize;
         let col = col_of(src, first);
         out.push_str(&src[orig.start as usize..first]);
-        let rs = self.region_starts(&oi.iter().map(|i| i.dash as usize).collect::<Vec<_>>());
+        let ends: Vec<usize> = oi.iter().map(|i| i.node.end.max(i.dash) as usize).collect();
+        let rs = self.region_starts(&oi.iter().map(|i| i.dash as usize).collect::<Vec<_>>(), &ends);
         let re: Vec<usize> = (0..oi.len()).map(|i| rs.get(i + 1).copied().unwrap_or(orig.end as usize)).collect();
         let mut at = At::Start;
         let mut next = 0;
@@ -246,6 +268,11 @@ impl<'a> Renderer<'a> {
     /// copy starts (the token itself when no indentation may be copied).
     fn enter_region(&self, j: usize, region: usize, token: usize, col: usize, at: At, out: &mut String) -> usize {
         match at {
+            // Comment lines above a first kept entry come along; the
+            // indentation of the first of them is already written.
+            At::Start if j > 0 && region < line_start(self.src, token) => {
+                region + self.src[region..token].len() - self.src[region..token].trim_start_matches([' ', '\t']).len()
+            }
             At::Start => token,
             At::Line if j == 0 => {
                 self.spaces(col, out);
@@ -754,11 +781,12 @@ mod tests {
         let out = given(src, |n| {
             n.get_mut("spec").unwrap().remove("strategy");
         });
-        assert_eq!(out, "spec:\n  replicas: 1\n  # about strategy\n  template: {}\n");
+        // The comment written above a key goes with it.
+        assert_eq!(out, "spec:\n  replicas: 1\n  template: {}\n");
         let out = given(src, |n| {
             n.get_mut("spec").unwrap().remove("replicas");
         });
-        assert_eq!(out, "spec:\n  strategy:\n    type: Recreate\n  template: {}\n");
+        assert_eq!(out, "spec:\n  # about strategy\n  strategy:\n    type: Recreate\n  template: {}\n");
         let out = given(src, |n| {
             n.get_mut("spec").unwrap().remove("template");
         });
