@@ -240,7 +240,13 @@ impl Cluster {
     }
 
     /// Stream `src_cmd`'s stdout into `dst_cmd`'s stdin; the bytes moved.
-    async fn pipe(&self, ns: &str, src: (&str, &str, Vec<String>), dst: (&str, &str, Vec<String>)) -> Result<u64> {
+    async fn pipe(
+        &self,
+        ns: &str,
+        src: (&str, &str, Vec<String>),
+        dst: (&str, &str, Vec<String>),
+        stall: Duration,
+    ) -> Result<u64> {
         let pods = self.pods(ns);
         let sap = AttachParams::default().container(src.1).stdout(true).stderr(true);
         let dap = AttachParams::default().container(dst.1).stdin(true).stdout(true).stderr(true);
@@ -266,18 +272,35 @@ impl Cluster {
         let copy = async {
             let mut buf = vec![0u8; 256 << 10];
             let mut total = 0u64;
+            // A stream that stops moving (a full claim, a hung exec) fails
+            // after --timeout without progress, rather than hang the run.
+            let stalled = || std::io::Error::new(std::io::ErrorKind::TimedOut, "no progress");
             loop {
-                let n = s_out.read(&mut buf).await?;
+                let n = tokio::time::timeout(stall, s_out.read(&mut buf)).await.map_err(|_| stalled())??;
                 if n == 0 {
                     break;
                 }
-                d_in.write_all(&buf[..n]).await?;
+                tokio::time::timeout(stall, d_in.write_all(&buf[..n])).await.map_err(|_| stalled())??;
                 total += n as u64;
             }
             d_in.shutdown().await?;
             Ok::<u64, std::io::Error>(total)
         };
         let (moved, se, _, de) = tokio::join!(copy, drain(s_err), drain(d_out), drain(d_err));
+        if let Err(e) = &moved {
+            // The writing side went away or stalled (a full claim?): end both
+            // sides rather than wait on them.
+            sp.abort();
+            dp.abort();
+            let ds = tokio::time::timeout(Duration::from_secs(5), d_status).await.ok().flatten();
+            bail!(
+                "writing in pod {} failed: {} {} (after {}: {e})",
+                dst.0,
+                ds.and_then(|s| s.message).unwrap_or_else(|| "the stream broke or stalled".into()),
+                String::from_utf8_lossy(&de).trim(),
+                super::humantime(stall)
+            );
+        }
         let (ss, ds) = tokio::join!(s_status, d_status);
         let _ = tokio::join!(sp.join(), dp.join());
         let text = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_string();
@@ -458,7 +481,7 @@ impl Cluster {
                     u.describe_source(),
                     src.name
                 ));
-                self.full_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir)).await?;
+                self.full_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir), timeout).await?;
             }
             self.check_restarts(&ns, &src.name, &watch).await?;
             // Quiesce, then copy what changed until both sides agree.
@@ -503,8 +526,16 @@ impl Cluster {
                                 s.explain_mismatch(&d, 5).join("; ")
                             );
                         }
-                        self.delta_copy(&ns, (&src.name, helper, &u.source_dir()), (&loader, &dir), &s, &d, progress)
-                            .await?;
+                        self.delta_copy(
+                            &ns,
+                            (&src.name, helper, &u.source_dir()),
+                            (&loader, &dir),
+                            &s,
+                            &d,
+                            timeout,
+                            progress,
+                        )
+                        .await?;
                         self.check_restarts(&ns, &src.name, &watch).await?;
                     }
                 }
@@ -546,7 +577,7 @@ impl Cluster {
 
     /// Empty the destination (keeping a filesystem's lost+found) and stream
     /// the whole source folder into it.
-    async fn full_copy(&self, ns: &str, src: (&str, &str, &str), dst: (&str, &str)) -> Result<u64> {
+    async fn full_copy(&self, ns: &str, src: (&str, &str, &str), dst: (&str, &str), stall: Duration) -> Result<u64> {
         let (dir, q) = (dst.1, String::from_utf8_lossy(&carry::sh_quote(dst.1.as_bytes())).into_owned());
         let prep = format!(
             "set -e; mkdir -p {q}; cd {q}; find . -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {{}} +; exec tar -xf - "
@@ -554,11 +585,12 @@ impl Cluster {
         let _ = dir;
         let scmd = vec!["tar".into(), "-C".into(), src.2.into(), "-cf".into(), "-".into(), ".".into()];
         let dcmd = vec!["sh".into(), "-c".into(), prep];
-        self.pipe(ns, (src.0, src.1, scmd), (dst.0, "loader", dcmd)).await
+        self.pipe(ns, (src.0, src.1, scmd), (dst.0, "loader", dcmd), stall).await
     }
 
     /// Make the destination equal to the source's listing: remove, make
     /// folders, copy changed files (tar -T), set folder modes and owners.
+    #[allow(clippy::too_many_arguments)]
     async fn delta_copy(
         &self,
         ns: &str,
@@ -566,12 +598,13 @@ impl Cluster {
         dst: (&str, &str),
         s: &Listing,
         d: &Listing,
+        stall: Duration,
         progress: &mut dyn FnMut(&str),
     ) -> Result<()> {
         if s.ambiguous || d.ambiguous {
             // A name with a newline cannot go through a name list: copy all.
             progress("copying again in full (a file name holds a newline)");
-            self.full_copy(ns, src, dst).await?;
+            self.full_copy(ns, src, dst, stall).await?;
             return Ok(());
         }
         let delta = s.delta(d);
@@ -598,7 +631,7 @@ impl Cluster {
                 vec!["tar".into(), "-C".into(), src.2.into(), "-cf".into(), "-".into(), "-T".into(), list_path.into()];
             let q = String::from_utf8_lossy(&carry::sh_quote(dst.1.as_bytes())).into_owned();
             let dcmd = vec!["sh".into(), "-c".into(), format!("cd {q} && exec tar -xf -")];
-            self.pipe(ns, (src.0, src.1, scmd), (dst.0, "loader", dcmd)).await?;
+            self.pipe(ns, (src.0, src.1, scmd), (dst.0, "loader", dcmd), stall).await?;
         }
         self.exec_capture(ns, dst.0, "loader", vec!["sh".into(), "-s".into()], Some(after)).await?;
         Ok(())
