@@ -40,8 +40,9 @@ pub fn workload_label(kind: &str, name: &str) -> String {
     label_value(&format!("{}.{name}", kind.to_ascii_lowercase()))
 }
 
-/// `YYYYMMDD-HHMMSS` in UTC.
-pub fn stamp(unix: u64) -> String {
+/// A Unix time in UTC as (year, month, day, hour, minute, second): the
+/// civil-from-days algorithm, so no date crate is needed.
+pub fn civil(unix: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = (unix / 86400) as i64;
     let rem = unix % 86400;
     let z = days + 719_468;
@@ -53,7 +54,13 @@ pub fn stamp(unix: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+pub fn stamp(unix: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(unix);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
 }
 
 /// The default backup name: `<workload>-<UTC time>`, a valid object name and
