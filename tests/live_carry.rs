@@ -96,17 +96,21 @@ fn running_app(ns: &Ns, name: &str, annotations: &str) -> (String, Listing, List
     ns.apply(&app(name, annotations));
     ns.rollout(&format!("deployment/{name}"));
     let pod = ns.pod(&format!("app={name}"));
-    // The writer is done when its marker exists in both places.
+    wait_written(ns, &pod);
+    let (d, l) = trees(ns, &pod);
+    (pod, d, l)
+}
+
+/// The writer is done when its marker exists in both places.
+fn wait_written(ns: &Ns, pod: &str) {
     for _ in 0..120 {
         let (code, _, _) =
-            ns.kubectl_raw(&["exec", "-n", &ns.name, &pod, "-c", "app", "--", "test", "-e", "/layer/.written"], None);
+            ns.kubectl_raw(&["exec", "-n", &ns.name, pod, "-c", "app", "--", "test", "-e", "/layer/.written"], None);
         if code == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let (d, l) = trees(ns, &pod);
-    (pod, d, l)
 }
 
 fn press(ns: &Ns, name: &str, extra: &[&str]) -> (i32, String, String) {
@@ -394,6 +398,7 @@ fn with_no_pod_running_pvc_mode_still_makes_its_claims() {
     ns.kubectl(&["scale", "-n", &ns.name, "deployment/web", "--replicas=1"]);
     ns.rollout("deployment/web");
     let pod = ns.pod("app=web");
+    wait_written(&ns, &pod);
     let (d, _) = trees(&ns, &pod);
     assert!(d.totals().0 >= 8, "the app wrote onto its claim");
 }
